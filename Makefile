@@ -1,0 +1,42 @@
+# Tally: the commands a newcomer needs. Each target creates .venv and installs when missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_PROFILES ?= 10000
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint format bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## run: install, create demo data once (token in .tally-demo.txt), serve on 127.0.0.1:8000
+run: $(STAMP)
+	test -s .tally-demo.txt || $(BIN)/tally demo --profiles $(DEMO_PROFILES) > .tally-demo.txt
+	@cat .tally-demo.txt
+	$(BIN)/tally serve --host $(HOST) --port $(PORT)
+
+## test: lint, type-check and run every test (PostgreSQL too when TALLY_TEST_POSTGRES_URL is set)
+test: $(STAMP) lint
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy src
+
+format: $(STAMP)
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+## bench: counting benchmarks, printed side by side
+bench: $(STAMP)
+	$(BIN)/python bench/refresh.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

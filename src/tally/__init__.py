@@ -1,0 +1,3 @@
+"""Tally: subscription statistics for marketing profile databases."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,59 @@
+"""Creating accounts and tokens, and turning a token into its account."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from tally.errors import Unauthorized
+from tally.store.engine import read_transaction, write_transaction
+from tally.store.tables import accounts, api_tokens
+from tally.store.types import utcnow
+
+TOKEN_PREFIX = "tly_"
+
+
+@dataclass(frozen=True)
+class NewToken:
+    account_id: int
+    token: str
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def account_get_or_create(conn: AsyncConnection, name: str) -> int:
+    existing = await conn.scalar(select(accounts.c.id).where(accounts.c.name == name))
+    if existing is not None:
+        return int(existing)
+    result = await conn.execute(insert(accounts).values(name=name, created_at=utcnow()).returning(accounts.c.id))
+    return int(result.scalar_one())
+
+
+async def token_create(engine: AsyncEngine, account_name: str) -> NewToken:
+    """Create the account if needed, and a new token for it."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    async with write_transaction(engine) as conn:
+        account_id = await account_get_or_create(conn, account_name)
+        await conn.execute(
+            insert(api_tokens).values(account_id=account_id, token_hash=hash_token(token), created_at=utcnow())
+        )
+    return NewToken(account_id=account_id, token=token)
+
+
+async def token_authenticate(engine: AsyncEngine, token: str) -> int:
+    """The id of the account the token belongs to; 401 if it is unknown or revoked."""
+    async with read_transaction(engine) as conn:
+        account_id = await conn.scalar(
+            select(api_tokens.c.account_id).where(
+                api_tokens.c.token_hash == hash_token(token), api_tokens.c.revoked_at.is_(None)
+            )
+        )
+    if account_id is None:
+        raise Unauthorized("Invalid token: unknown or revoked")
+    return int(account_id)

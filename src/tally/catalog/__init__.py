@@ -1,0 +1,1 @@
+"""Databases (of profiles) and resources (what profiles subscribe to, over channels)."""

@@ -1,0 +1,128 @@
+"""API methods of the catalog: databases/* and resources/* (add, get, list)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator
+
+from tally.catalog import service
+from tally.catalog.channels import CHANNEL_CODES
+from tally.store.engine import read_transaction, write_transaction
+from tally.wire.methods import Call, Method
+from tally.wire.params import NonNegativeInt, Params, PositiveInt, Text, XmlList
+
+DEFAULT_PAGE_LIMIT = 1000
+MAX_PAGE_LIMIT = 10_000
+CHANNEL_LIST = ", ".join(CHANNEL_CODES)
+
+
+def _name(value: str) -> str:
+    value = value.strip()
+    if not value or len(value) > 200:
+        raise ValueError("must be a non-empty string of at most 200 characters")
+    return value
+
+
+class DatabaseAdd(Params):
+    name: Text = Field(description="Name of the new database")
+    description: Text = Field("", description="Free text")
+
+    _check_name = field_validator("name")(_name)
+
+
+class ById(Params):
+    id: PositiveInt = Field(description="Object id")
+
+
+class ListPage(Params):
+    from_id: NonNegativeInt = Field(1, description="First id of the page")
+    limit: NonNegativeInt = Field(DEFAULT_PAGE_LIMIT, description="Items per page (at most 10000)")
+
+    @field_validator("limit")
+    @classmethod
+    def _limit(cls, value: int) -> int:
+        if not 1 <= value <= MAX_PAGE_LIMIT:
+            raise ValueError(f"must be from 1 to {MAX_PAGE_LIMIT}")
+        return value
+
+
+class ResourceAdd(Params):
+    name: Text = Field(description="Name of the new resource")
+    channels: Annotated[list[Text], XmlList] = Field(description=f"Channels: {CHANNEL_LIST}")
+    dbs_ids: Annotated[list[PositiveInt], XmlList] = Field(
+        default_factory=list, description="Databases the resource is linked to"
+    )
+
+    _check_name = field_validator("name")(_name)
+
+    @field_validator("channels")
+    @classmethod
+    def _channels(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("must name at least one channel")
+        for channel in value:
+            if channel not in CHANNEL_CODES:
+                raise ValueError(f"must list channels among {CHANNEL_LIST}")
+        return value
+
+
+async def database_add(call: Call, params: DatabaseAdd) -> dict[str, Any]:
+    async with write_transaction(call.runtime.engine) as conn:
+        return {"id": await service.database_add(conn, call.account_id, params.name, params.description)}
+
+
+async def database_get(call: Call, params: ById) -> dict[str, Any]:
+    async with read_transaction(call.runtime.engine) as conn:
+        return await service.database_get(conn, call.account_id, params.id)
+
+
+async def database_list(call: Call, params: ListPage) -> dict[str, Any]:
+    async with read_transaction(call.runtime.engine) as conn:
+        page = await service.database_list(conn, call.account_id, params.from_id, params.limit)
+    return page.as_data()
+
+
+async def resource_add(call: Call, params: ResourceAdd) -> dict[str, Any]:
+    async with write_transaction(call.runtime.engine) as conn:
+        resource_id = await service.resource_add(conn, call.account_id, params.name, params.channels, params.dbs_ids)
+    return {"id": resource_id}
+
+
+async def resource_get(call: Call, params: ById) -> dict[str, Any]:
+    async with read_transaction(call.runtime.engine) as conn:
+        return await service.resource_get(conn, call.account_id, params.id)
+
+
+async def resource_list(call: Call, params: ListPage) -> dict[str, Any]:
+    async with read_transaction(call.runtime.engine) as conn:
+        page = await service.resource_list(conn, call.account_id, params.from_id, params.limit)
+    return page.as_data()
+
+
+_DATABASE = {
+    "id": 5,
+    "name": "Customers",
+    "description": "",
+    "profiles_count": 1336,
+    "resources_ids": [24],
+}
+_RESOURCE = {"channels": ["email", "push", "sms"], "dbs_ids": [5], "id": 24, "name": "Newsletter"}
+
+METHODS = [
+    Method("databases/add", DatabaseAdd, database_add, "Create a profile database (ext)",
+           example={"name": "Customers"}, response_example={"id": 5}),
+    Method("databases/get", ById, database_get, "One database",
+           example={"id": 5}, response_example=_DATABASE),
+    Method("databases/list", ListPage, database_list, "The account's databases, a page at a time",
+           example={"from_id": 1, "limit": 100},
+           response_example={"items": [_DATABASE], "next_from_id": 0, "total_count": 1}),
+    Method("resources/add", ResourceAdd, resource_add, "Create a resource and link it to databases (ext)",
+           example={"name": "Newsletter", "channels": ["email", "sms", "push"], "dbs_ids": [5]},
+           response_example={"id": 24}),
+    Method("resources/get", ById, resource_get, "One resource",
+           example={"id": 24}, response_example=_RESOURCE),
+    Method("resources/list", ListPage, resource_list, "The account's resources, a page at a time",
+           example={"from_id": 1, "limit": 100},
+           response_example={"items": [_RESOURCE], "next_from_id": 0, "total_count": 1}),
+]  # fmt: skip

@@ -1,0 +1,127 @@
+"""``tally``: serve the API, run workers, migrate, manage tokens, load demo data."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import click
+import uvicorn
+
+from tally.accounts.service import token_create
+from tally.cli.common import database_url_option, open_engine, settings_for, setup_logging
+from tally.cli.demo import demo
+from tally.store.engine import create_engine
+from tally.store.migrate import upgrade
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="tally")
+def cli() -> None:
+    """Tally: how many people can we reach, on which channel, right now.
+
+    Start with 'tally serve' (API and worker in one process, on ./tally.db), create a token
+    with 'tally token create --account NAME', and call POST /api/v1.1/... with it.
+    """
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@database_url_option
+@click.option("--no-worker", is_flag=True, help="Serve the API only; run 'tally worker' elsewhere.")
+@click.option("--log-level", default="info", show_default=True, help="debug, info, warning or error.")
+def serve(host: str, port: int, database_url: str | None, no_worker: bool, log_level: str) -> None:
+    """Serve the HTTP API, with the worker inside the same process unless --no-worker."""
+    from tally.app import create_app
+
+    setup_logging(log_level.upper())
+    settings = settings_for(database_url)
+    asyncio.run(_prepare(settings.database_url))
+    app = create_app(settings, embedded_worker=not no_worker)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=30)
+
+
+async def _prepare(database_url: str) -> None:
+    engine = await open_engine(settings_for(database_url))
+    await engine.dispose()
+
+
+@cli.command()
+@database_url_option
+@click.option(
+    "--concurrency",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Tasks run at once.",
+)
+def worker(database_url: str | None, concurrency: int) -> None:
+    """Run tasks from the queue (no HTTP) until SIGTERM or Ctrl-C."""
+    from tally.app import TASK_KINDS
+    from tally.queue.worker import Worker
+
+    setup_logging()
+    settings = settings_for(database_url, worker_concurrency=concurrency)
+
+    async def main() -> None:
+        engine = await open_engine(settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await Worker(engine, settings, {kind.name: kind.run for kind in TASK_KINDS.values()}).run(stop)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(main())
+
+
+@cli.command()
+@database_url_option
+def migrate(database_url: str | None) -> None:
+    """Create the schema, or upgrade it in place to the newest version."""
+    setup_logging()
+    settings = settings_for(database_url)
+
+    async def main() -> None:
+        engine = create_engine(settings.database_url)
+        try:
+            await upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(main())
+    click.echo("Schema is up to date.", err=True)
+
+
+@cli.group()
+def token() -> None:
+    """API tokens."""
+
+
+@token.command("create")
+@click.option("--account", required=True, help="Account name; created if it does not exist.")
+@database_url_option
+def token_create_command(account: str, database_url: str | None) -> None:
+    """Create a token for ACCOUNT and print it alone on the last line of stdout.
+
+    The token is shown only once: Tally keeps only its hash.
+    """
+    settings = settings_for(database_url)
+
+    async def main() -> str:
+        engine = await open_engine(settings)
+        try:
+            created = await token_create(engine, account)
+        finally:
+            await engine.dispose()
+        return created.token
+
+    new_token = asyncio.run(main())
+    click.echo(f"Token for account {account!r} (shown once, keep it safe):", err=True)
+    click.echo(new_token)
+
+
+cli.add_command(demo)

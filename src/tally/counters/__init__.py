@@ -1,0 +1,1 @@
+"""Subscription statistics: the refresh task, the stored counter sets, and their methods."""

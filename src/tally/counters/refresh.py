@@ -1,0 +1,152 @@
+"""Refreshing the counters of one (database, resource): starting it, running it, showing it."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from tally.catalog.channels import CHANNEL_CODES
+from tally.catalog.service import database_require, require_linked, resource_require
+from tally.counters.count import Tally, chunk_ranges, count_chunk, profile_id_range
+from tally.counters.timefmt import go_duration, rfc3339_ms, rfc3339_seconds
+from tally.errors import TallyError
+from tally.profiles.statuses import SENDABLE_STATUSES, Status
+from tally.queue import queries
+from tally.queue.errors import TaskFailed
+from tally.queue.worker import Execution, Finish
+from tally.store.engine import is_sqlite, read_transaction
+from tally.store.tables import counter_sets
+from tally.store.types import utcnow
+
+KIND = "refresh_counters"
+
+
+def dedupe_key(database_id: int, resource_id: int) -> str:
+    return f"{KIND}:{database_id}:{resource_id}"
+
+
+async def refresh_start(conn: AsyncConnection, account_id: int, database_id: int, resource_id: int) -> str:
+    """Queue a refresh, or return the one already queued or running for the same pair."""
+    await database_require(conn, account_id, database_id)
+    await resource_require(conn, account_id, resource_id)
+    await require_linked(conn, database_id, resource_id)
+    task_id, _ = await queries.task_insert(
+        conn,
+        account_id=account_id,
+        kind=KIND,
+        params={"database_id": database_id, "resource_id": resource_id},
+        now=utcnow(),
+        dedupe_key=dedupe_key(database_id, resource_id),
+    )
+    return task_id
+
+
+def channel_counters(channel: str, tally: Tally | None, total: int) -> dict[str, Any]:
+    """One ``{"channel", "status"}`` entry, its counters in the order of api.md."""
+    code = CHANNEL_CODES[channel]
+    counted = {status: tally.counted[(code, status)] if tally else 0 for status in Status}
+    sendable = {status: tally.sendable[(code, status)] if tally else 0 for status in SENDABLE_STATUSES}
+    status_counts: dict[str, int] = {"all": total}
+    for status in Status:
+        status_counts[status.word] = counted[status]
+        if status in sendable:
+            status_counts[f"{status.word}_sendable"] = sendable[status]
+    return {"channel": channel, "status": dict(sorted(status_counts.items()))}
+
+
+async def run_refresh(execution: Execution) -> Finish:
+    """Count one (database, resource), chunk by chunk, reporting progress after each chunk."""
+    task = execution.task
+    database_id, resource_id = task.params["database_id"], task.params["resource_id"]
+    started_at = execution.clock()
+    started_ns = time.perf_counter_ns()
+    async with read_transaction(execution.engine) as conn:
+        try:
+            database = await database_require(conn, task.account_id, database_id)
+            resource = await resource_require(conn, task.account_id, resource_id)
+        except TallyError as error:
+            raise TaskFailed(error.text) from None
+        total = int(database.live_profiles)
+        id_range = await profile_id_range(conn, database_id, resource_id)
+    tally = Tally()
+    if id_range is not None:
+        chunks = chunk_ranges(*id_range, execution.settings.count_chunk_size)
+        for done, (first, last) in enumerate(chunks, start=1):
+            async with read_transaction(execution.engine) as conn:
+                await count_chunk(conn, database_id, resource_id, first, last, tally)
+            await execution.report_progress(99 * done // len(chunks))
+    duration_ns = time.perf_counter_ns() - started_ns
+    channels = [channel_counters(channel, tally, total) for channel in sorted(resource.channels)]
+
+    async def finish(conn: AsyncConnection, now: datetime) -> list[dict[str, Any]]:
+        values = {
+            "account_id": task.account_id,
+            "channels": channels,
+            "total_count": total,
+            "count_started_at": started_at,
+            "count_duration_ns": duration_ns,
+            "updated_at": now,
+            "task_id": task.id,
+        }
+        insert = sqlite_insert if is_sqlite(conn) else pg_insert
+        await conn.execute(
+            insert(counter_sets)
+            .values(database_id=database_id, resource_id=resource_id, **values)
+            .on_conflict_do_update(index_elements=["database_id", "resource_id"], set_=values)
+        )
+        return [_result_element(resource_id, channels, total, started_at, duration_ns, now)]
+
+    return finish
+
+
+def _result_element(
+    resource_id: int,
+    channels: list[dict[str, Any]],
+    total: int,
+    started_at: datetime,
+    duration_ns: int,
+    updated: datetime,
+) -> dict[str, Any]:
+    return {
+        "channels": channels,
+        "in_progress": False,
+        "last_count_time": f"counted at {rfc3339_seconds(started_at)} in {go_duration(duration_ns)}",
+        "refresh_task_id": "",
+        "resource_id": resource_id,
+        "total_count": total,
+        "updated": rfc3339_ms(updated),
+    }
+
+
+async def present_result(conn: AsyncConnection, database_id: int, stored: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A stored result, with in_progress and refresh_task_id as of now."""
+    presented = []
+    for element in stored:
+        active = await queries.task_active_for_key(conn, dedupe_key(database_id, element["resource_id"]))
+        presented.append({**element, "in_progress": active is not None, "refresh_task_id": active or ""})
+    return presented
+
+
+async def counters_get(
+    conn: AsyncConnection, account_id: int, database_id: int, resource_id: int
+) -> list[dict[str, Any]]:
+    """The channels of the last finished refresh; all zeros if there was none."""
+    await database_require(conn, account_id, database_id)
+    resource = await resource_require(conn, account_id, resource_id)
+    await require_linked(conn, database_id, resource_id)
+    row: Row[Any] | None = (
+        await conn.execute(
+            select(counter_sets.c.channels).where(
+                counter_sets.c.database_id == database_id, counter_sets.c.resource_id == resource_id
+            )
+        )
+    ).first()
+    if row is None:
+        return [channel_counters(channel, None, 0) for channel in sorted(resource.channels)]
+    return list(row.channels)

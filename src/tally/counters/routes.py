@@ -1,0 +1,69 @@
+"""databases/refresh_counters, resources/refresh_counters, databases/get_counters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from tally.counters import refresh
+from tally.queue.kinds import TaskKind
+from tally.queue.queries import Task
+from tally.store.engine import read_transaction, write_transaction
+from tally.wire.methods import Call, Method
+from tally.wire.params import Params, PositiveInt
+
+
+class DatabaseRefresh(Params):
+    id: PositiveInt = Field(description="Database id")
+    resource_id: PositiveInt = Field(description="Resource id")
+
+
+class ResourceRefresh(Params):
+    id: PositiveInt = Field(description="Resource id")
+    list_id: PositiveInt = Field(description="Database id")
+
+
+async def _start(call: Call, database_id: int, resource_id: int) -> dict[str, Any]:
+    async with write_transaction(call.runtime.engine) as conn:
+        task_id = await refresh.refresh_start(conn, call.account_id, database_id, resource_id)
+    call.runtime.task_queued.set()
+    return {"task_id": task_id}
+
+
+async def database_refresh(call: Call, params: DatabaseRefresh) -> dict[str, Any]:
+    return await _start(call, params.id, params.resource_id)
+
+
+async def resource_refresh(call: Call, params: ResourceRefresh) -> dict[str, Any]:
+    return await _start(call, params.list_id, params.id)
+
+
+async def database_counters(call: Call, params: DatabaseRefresh) -> list[dict[str, Any]]:
+    async with read_transaction(call.runtime.engine) as conn:
+        return await refresh.counters_get(conn, call.account_id, params.id, params.resource_id)
+
+
+async def _present(conn: AsyncConnection, task: Task) -> Any:
+    return await refresh.present_result(conn, task.params["database_id"], task.result)
+
+
+REFRESH_KIND = TaskKind(refresh.KIND, refresh.run_refresh, _present)
+
+_EMAIL = refresh.channel_counters("email", None, 1336)
+_TASK = {"task_id": "6908adeb-346e-4f5e-9f68-df062bf795cf"}
+
+METHODS = [
+    Method("databases/refresh_counters", DatabaseRefresh, database_refresh,
+           "Start a recount of a database's subscriptions to one resource",
+           description="Answers at once with a task id; follow it with tasks/status. While a "
+           "refresh of the same database and resource is queued or running, its id is returned.",
+           example={"id": 5, "resource_id": 24}, response_example=_TASK),
+    Method("resources/refresh_counters", ResourceRefresh, resource_refresh,
+           "Start the same recount from the resource side",
+           example={"id": 24, "list_id": 5}, response_example=_TASK),
+    Method("databases/get_counters", DatabaseRefresh, database_counters,
+           "The counters stored by the last finished refresh, without counting",
+           example={"id": 5, "resource_id": 24}, response_example=[_EMAIL]),
+]  # fmt: skip

@@ -1,0 +1,252 @@
+"""Every statement on the ``tasks`` table, one named function each.
+
+Time is always an argument (``now``), so tests can run any pass with a fixed clock.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Row, case, delete, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from tally.queue.errors import LeaseLost
+from tally.queue.states import TaskStatus
+from tally.store.engine import is_sqlite
+from tally.store.tables import tasks
+
+# Must read exactly as the WHERE of uq_tasks_active_dedupe_key, or ON CONFLICT cannot use it.
+_ACTIVE_PREDICATE = "status IN ('queued', 'processing')"
+
+
+@dataclass(frozen=True)
+class Task:
+    id: str
+    account_id: int
+    kind: str
+    params: dict[str, Any]
+    status: TaskStatus
+    progress: int
+    result: Any
+    error_text: str
+    attempts: int
+    lease_owner: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: Row[Any]) -> Task:
+        return cls(
+            id=row.id,
+            account_id=row.account_id,
+            kind=row.kind,
+            params=row.params,
+            status=TaskStatus(row.status),
+            progress=row.progress,
+            result=row.result,
+            error_text=row.error_text,
+            attempts=row.attempts,
+            lease_owner=row.lease_owner,
+            created_at=row.created_at,
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+        )
+
+
+# task_insert -- create a queued task, or return the active one holding the same dedupe key.
+async def task_insert(
+    conn: AsyncConnection,
+    *,
+    account_id: int,
+    kind: str,
+    params: dict[str, Any],
+    now: datetime,
+    dedupe_key: str | None = None,
+) -> tuple[str, bool]:
+    """The task id, and whether it was created (False: an active duplicate exists)."""
+    insert = sqlite_insert if is_sqlite(conn) else pg_insert
+    for _ in range(3):
+        task_id = str(uuid.uuid4())
+        statement = insert(tasks).values(
+            id=task_id,
+            account_id=account_id,
+            kind=kind,
+            params=params,
+            status=TaskStatus.QUEUED.value,
+            progress=0,
+            error_text="",
+            attempts=0,
+            created_at=now,
+            scheduled_at=now,
+            dedupe_key=dedupe_key,
+        )
+        if dedupe_key is not None:
+            statement = statement.on_conflict_do_nothing(
+                index_elements=["dedupe_key"], index_where=text(_ACTIVE_PREDICATE)
+            )
+        inserted = await conn.scalar(statement.returning(tasks.c.id))
+        if inserted is not None:
+            return str(inserted), True
+        assert dedupe_key is not None
+        existing = await task_active_for_key(conn, dedupe_key)
+        if existing is not None:
+            return existing, False
+        # The active task finished between our insert and our look: insert again.
+    raise RuntimeError(f"could not insert or find an active task for {dedupe_key!r}")
+
+
+# task_active_for_key -- the queued or processing task holding a dedupe key, if any.
+async def task_active_for_key(conn: AsyncConnection, dedupe_key: str) -> str | None:
+    found = await conn.scalar(select(tasks.c.id).where(tasks.c.dedupe_key == dedupe_key, text(_ACTIVE_PREDICATE)))
+    return None if found is None else str(found)
+
+
+# task_get -- one task of one account.
+async def task_get(conn: AsyncConnection, account_id: int, task_id: str) -> Task | None:
+    row = (await conn.execute(select(tasks).where(tasks.c.id == task_id, tasks.c.account_id == account_id))).first()
+    return None if row is None else Task.from_row(row)
+
+
+# task_claim -- queued -> processing: the oldest due task, leased to `owner`.
+async def task_claim(conn: AsyncConnection, *, owner: str, now: datetime, lease: timedelta) -> Task | None:
+    candidate = (
+        select(tasks.c.id)
+        .where(tasks.c.status == TaskStatus.QUEUED.value, tasks.c.scheduled_at <= now)
+        .order_by(tasks.c.scheduled_at, tasks.c.id)
+        .limit(1)
+    )
+    if not is_sqlite(conn):
+        # Concurrent workers skip a row another one is claiming instead of queueing on it.
+        # SQLite needs no such clause: the claim runs inside BEGIN IMMEDIATE.
+        candidate = candidate.with_for_update(skip_locked=True)
+    row = (
+        await conn.execute(
+            update(tasks)
+            .where(tasks.c.id == candidate.scalar_subquery(), tasks.c.status == TaskStatus.QUEUED.value)
+            .values(
+                status=TaskStatus.PROCESSING.value,
+                lease_owner=owner,
+                lease_expires_at=now + lease,
+                attempts=tasks.c.attempts + 1,
+                started_at=func.coalesce(tasks.c.started_at, now),
+            )
+            .returning(*tasks.c)
+        )
+    ).first()
+    return None if row is None else Task.from_row(row)
+
+
+def _held_by(task_id: str, owner: str) -> Any:
+    return (tasks.c.id == task_id) & (tasks.c.status == TaskStatus.PROCESSING.value) & (tasks.c.lease_owner == owner)
+
+
+# task_renew_lease -- processing -> processing: extend the lease, and raise progress if given.
+async def task_renew_lease(
+    conn: AsyncConnection,
+    *,
+    task_id: str,
+    owner: str,
+    now: datetime,
+    lease: timedelta,
+    progress: int | None = None,
+) -> None:
+    values: dict[str, Any] = {"lease_expires_at": now + lease}
+    if progress is not None:
+        # Progress never goes down, even when a retried task starts counting again.
+        values["progress"] = case((tasks.c.progress > progress, tasks.c.progress), else_=progress)
+    result = await conn.execute(update(tasks).where(_held_by(task_id, owner)).values(**values))
+    if result.rowcount != 1:
+        raise LeaseLost(task_id)
+
+
+# task_complete -- processing -> completed, only by the lease holder.
+async def task_complete(conn: AsyncConnection, *, task_id: str, owner: str, now: datetime, result: Any) -> None:
+    outcome = await conn.execute(
+        update(tasks)
+        .where(_held_by(task_id, owner))
+        .values(
+            status=TaskStatus.COMPLETED.value,
+            progress=100,
+            result=result,
+            finished_at=now,
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+    )
+    if outcome.rowcount != 1:
+        raise LeaseLost(task_id)
+
+
+# task_fail -- processing -> error, only by the lease holder; progress stays where it was.
+async def task_fail(conn: AsyncConnection, *, task_id: str, owner: str, now: datetime, error_text: str) -> None:
+    outcome = await conn.execute(
+        update(tasks)
+        .where(_held_by(task_id, owner))
+        .values(
+            status=TaskStatus.ERROR.value,
+            error_text=error_text,
+            finished_at=now,
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+    )
+    if outcome.rowcount != 1:
+        raise LeaseLost(task_id)
+
+
+# task_release -- processing -> queued by its own worker (shutting down), keeping attempts.
+async def task_release(conn: AsyncConnection, *, task_id: str, owner: str) -> None:
+    await conn.execute(
+        update(tasks)
+        .where(_held_by(task_id, owner))
+        .values(
+            status=TaskStatus.QUEUED.value,
+            lease_owner=None,
+            lease_expires_at=None,
+            attempts=tasks.c.attempts - 1,
+        )
+    )
+
+
+# task_reap_expired -- processing -> queued (attempts left) or error (none left), lease expired.
+async def task_reap_expired(conn: AsyncConnection, *, now: datetime, max_attempts: int) -> int:
+    expired = (tasks.c.status == TaskStatus.PROCESSING.value) & (tasks.c.lease_expires_at < now)
+    exhausted = await conn.execute(
+        update(tasks)
+        .where(expired, tasks.c.attempts >= max_attempts)
+        .values(
+            status=TaskStatus.ERROR.value,
+            error_text=f"Task abandoned: its worker stopped responding {max_attempts} times",
+            finished_at=now,
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+    )
+    requeued = await conn.execute(
+        update(tasks)
+        .where(expired, tasks.c.attempts < max_attempts)
+        .values(
+            status=TaskStatus.QUEUED.value,
+            lease_owner=None,
+            lease_expires_at=None,
+            scheduled_at=now,
+        )
+    )
+    return int(exhausted.rowcount) + int(requeued.rowcount)
+
+
+# task_purge_finished -- delete completed and error tasks finished before `before`.
+async def task_purge_finished(conn: AsyncConnection, *, before: datetime) -> int:
+    result = await conn.execute(
+        delete(tasks).where(
+            tasks.c.status.in_([TaskStatus.COMPLETED.value, TaskStatus.ERROR.value]),
+            tasks.c.finished_at < before,
+        )
+    )
+    return int(result.rowcount)

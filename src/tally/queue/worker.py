@@ -1,0 +1,209 @@
+"""The worker: claims due tasks, runs them under a renewed lease, and records the outcome.
+
+The same code runs inside ``tally serve`` (embedded, one process with the API) and as
+``tally worker`` processes. Each pass of maintenance puts back tasks whose worker died
+(lease expired) and purges finished tasks past their retention.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from tally.config import Settings
+from tally.queue import queries
+from tally.queue.errors import LeaseLost, TaskFailed
+from tally.queue.queries import Task
+from tally.store.engine import write_transaction
+from tally.store.types import utcnow
+
+log = logging.getLogger("tally.worker")
+
+Clock = Callable[[], datetime]
+#: What a run hands back: called inside the transaction that marks the task completed, it
+#: writes what goes with the result (counters, deliveries) and returns the result.
+Finish = Callable[[AsyncConnection, datetime], Awaitable[Any]]
+
+
+class Execution:
+    """What the code of a running task may use: its task, the engine, and progress."""
+
+    def __init__(self, worker: Worker, task: Task) -> None:
+        self.task = task
+        self.engine = worker.engine
+        self.settings = worker.settings
+        self.clock = worker.clock
+        self._worker = worker
+
+    async def report_progress(self, percent: int) -> None:
+        """Record progress (0-99) and renew the lease; raises LeaseLost if it was taken."""
+        await self._worker.renew(self.task, progress=min(max(percent, 0), 99))
+
+
+Runner = Callable[[Execution], Awaitable[Finish]]
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        settings: Settings,
+        runners: Mapping[str, Runner],
+        *,
+        wakeup: asyncio.Event | None = None,
+        clock: Clock = utcnow,
+        name: str | None = None,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.runners = runners
+        self.wakeup = wakeup or asyncio.Event()
+        self.clock = clock
+        self.name = name or worker_name()
+        self.lease = timedelta(seconds=settings.lease_seconds)
+        self._running: set[asyncio.Task[None]] = set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Claim and run tasks until ``stop`` is set, then let running ones finish."""
+        log.info("worker %s started (concurrency %d)", self.name, self.settings.worker_concurrency)
+        while not stop.is_set():
+            try:
+                await self.maintain()
+                while len(self._running) < self.settings.worker_concurrency:
+                    task = await self.claim()
+                    if task is None:
+                        break
+                    running = asyncio.create_task(self.execute(task))
+                    self._running.add(running)
+                    running.add_done_callback(self._running.discard)
+            except Exception:
+                log.exception("worker %s: queue pass failed; retrying", self.name)
+            await self._sleep(stop)
+        if self._running:
+            await asyncio.wait(self._running)
+        log.info("worker %s stopped", self.name)
+
+    async def _sleep(self, stop: asyncio.Event) -> None:
+        self.wakeup.clear()
+        waits = [asyncio.ensure_future(self.wakeup.wait()), asyncio.ensure_future(stop.wait())]
+        await asyncio.wait(waits, timeout=self.settings.poll_interval, return_when=asyncio.FIRST_COMPLETED)
+        for wait in waits:
+            wait.cancel()
+
+    async def run_once(self) -> bool:
+        """One pass: maintenance, then claim one task and run it to its end. For tests."""
+        await self.maintain()
+        task = await self.claim()
+        if task is None:
+            return False
+        await self.execute(task)
+        return True
+
+    async def maintain(self) -> None:
+        now = self.clock()
+        async with write_transaction(self.engine) as conn:
+            reaped = await queries.task_reap_expired(conn, now=now, max_attempts=self.settings.max_attempts)
+            retention = timedelta(days=self.settings.task_retention_days)
+            purged = await queries.task_purge_finished(conn, before=now - retention)
+        if reaped:
+            log.warning("put back %d task(s) whose worker stopped renewing its lease", reaped)
+        if purged:
+            log.info(
+                "purged %d finished task(s) older than %s days",
+                purged,
+                self.settings.task_retention_days,
+            )
+
+    async def claim(self) -> Task | None:
+        async with write_transaction(self.engine) as conn:
+            task = await queries.task_claim(conn, owner=self.name, now=self.clock(), lease=self.lease)
+        if task is not None:
+            log.info("claimed %s task %s (attempt %d)", task.kind, task.id, task.attempts)
+        return task
+
+    async def renew(self, task: Task, progress: int | None = None) -> None:
+        async with write_transaction(self.engine) as conn:
+            await queries.task_renew_lease(
+                conn,
+                task_id=task.id,
+                owner=self.name,
+                now=self.clock(),
+                lease=self.lease,
+                progress=progress,
+            )
+
+    async def execute(self, task: Task) -> None:
+        """Run one claimed task and record its outcome: the one place outcome becomes status."""
+        runner = self.runners.get(task.kind)
+        work = asyncio.create_task(self._run(runner, task))
+        heartbeat = asyncio.create_task(self._heartbeat(task, work))
+        try:
+            finish = await work
+        except LeaseLost:
+            log.warning("lost the lease of task %s; another worker owns it now", task.id)
+            return
+        except asyncio.CancelledError:
+            if not (heartbeat.done() and not heartbeat.cancelled() and heartbeat.result()):
+                raise  # this worker itself is being cancelled
+            log.warning("lost the lease of task %s; stopped running it", task.id)
+            return
+        except TaskFailed as failure:
+            await self._finish_with_error(task, str(failure))
+            return
+        except Exception as exc:
+            log.exception("task %s failed", task.id)
+            await self._finish_with_error(task, f"Internal error while running the task ({type(exc).__name__})")
+            return
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+        try:
+            async with write_transaction(self.engine) as conn:
+                now = self.clock()
+                result = await finish(conn, now)
+                await queries.task_complete(conn, task_id=task.id, owner=self.name, now=now, result=result)
+        except LeaseLost:
+            log.warning("task %s finished after its lease was lost; result discarded", task.id)
+            return
+        log.info("completed task %s", task.id)
+
+    async def _run(self, runner: Runner | None, task: Task) -> Finish:
+        if runner is None:
+            raise TaskFailed(f"Unknown task kind: {task.kind}")
+        return await runner(Execution(self, task))
+
+    async def _heartbeat(self, task: Task, work: asyncio.Task[Finish]) -> bool:
+        """Renew the lease while the task runs; cancel the run (and say so) if it is gone."""
+        interval = self.settings.lease_seconds / 3
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.renew(task)
+            except LeaseLost:
+                work.cancel()
+                return True
+            except Exception:
+                log.exception("could not renew the lease of task %s; will retry", task.id)
+
+    async def _finish_with_error(self, task: Task, error_text: str) -> None:
+        try:
+            async with write_transaction(self.engine) as conn:
+                await queries.task_fail(conn, task_id=task.id, owner=self.name, now=self.clock(), error_text=error_text)
+        except LeaseLost:
+            log.warning("task %s failed after its lease was lost", task.id)
+            return
+        log.info("task %s ended with error: %s", task.id, error_text)

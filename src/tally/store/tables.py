@@ -1,0 +1,202 @@
+"""Every table of Tally, in one place.
+
+The columns ``is_effective`` and ``is_sendable`` on ``subscriptions`` and ``live_profiles``
+on ``databases`` are derived data, kept exact by every write (see profiles/effective.py), so
+that a recount is one aggregate over ``ix_subscriptions_count`` and never a per-row loop.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    text,
+)
+
+from tally.store.types import UTCDateTime
+
+# Autoincrementing 64-bit keys: SQLite only autoincrements an INTEGER PRIMARY KEY (its rowid).
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("account_id", BigInteger, ForeignKey("accounts.id"), nullable=False, index=True),
+    # SHA-256 of the token: tokens are 256 random bits, so a fast hash is enough.
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+)
+
+databases = Table(
+    "databases",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("account_id", BigInteger, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
+    # Live (not deleted) profiles: the `all` counter, kept exact on every profile write.
+    Column("live_profiles", BigInteger, nullable=False, server_default="0"),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+resources = Table(
+    "resources",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("account_id", BigInteger, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    # Channel names, comma-separated and sorted (a handful per resource).
+    Column("channels", String(200), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+database_resources = Table(
+    "database_resources",
+    metadata,
+    Column("database_id", BigInteger, ForeignKey("databases.id"), primary_key=True),
+    Column("resource_id", BigInteger, ForeignKey("resources.id"), primary_key=True),
+    Index("ix_database_resources_resource_id", "resource_id"),
+)
+
+profiles = Table(
+    "profiles",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("account_id", BigInteger, ForeignKey("accounts.id"), nullable=False),
+    Column("database_id", BigInteger, ForeignKey("databases.id"), nullable=False),
+    Column("email", String(320), nullable=True),
+    Column("phones", JSON, nullable=False),
+    # System fields without their underscore (fname, lname, ...) and custom fields.
+    Column("fields", JSON, nullable=False),
+    # Global status as its number (api.md section 5); NULL when the profile has none.
+    Column("global_status", SmallInteger, nullable=True),
+    Column("is_deleted", Boolean, nullable=False, server_default=text("false")),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index("ix_profiles_database_id_email", "database_id", "email"),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("profile_id", BigInteger, ForeignKey("profiles.id"), nullable=False),
+    Column("database_id", BigInteger, nullable=False),
+    Column("resource_id", BigInteger, nullable=False),
+    # Channel code (counters/channels.py), small so that the count index stays small.
+    Column("channel", SmallInteger, nullable=False),
+    # The address as given, and a canonical text form that identifies the subscription.
+    Column("address", JSON, nullable=False),
+    Column("address_key", String(1000), nullable=False),
+    Column("status", SmallInteger, nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("is_deleted", Boolean, nullable=False),
+    # Order of changes within one (profile, resource, channel): breaks priority ties.
+    Column("change_seq", BigInteger, nullable=False),
+    Column("is_deliverable", Boolean, nullable=False),
+    # Derived, kept exact on every write: the profile's effective subscription on its
+    # (resource, channel), and whether it can be sent to (counting.md).
+    Column("is_effective", Boolean, nullable=False),
+    Column("is_sendable", Boolean, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index(
+        "uq_subscriptions_identity",
+        "profile_id",
+        "resource_id",
+        "channel",
+        "address_key",
+        unique=True,
+    ),
+    # The covering index of the recount: chunks are ranges of profile_id inside one
+    # (database, resource), and the aggregate reads channel, status and is_sendable from the
+    # index alone (an index-only scan on PostgreSQL, a covering index on SQLite). SQLite
+    # counts a partial index as covering only when it also holds the WHERE column.
+    Index(
+        "ix_subscriptions_count",
+        "database_id",
+        "resource_id",
+        "profile_id",
+        "channel",
+        "status",
+        "is_sendable",
+        "is_effective",
+        sqlite_where=text("is_effective"),
+        postgresql_where=text("is_effective"),
+    ),
+)
+
+counter_sets = Table(
+    "counter_sets",
+    metadata,
+    Column("database_id", BigInteger, ForeignKey("databases.id"), primary_key=True),
+    Column("resource_id", BigInteger, ForeignKey("resources.id"), primary_key=True),
+    Column("account_id", BigInteger, nullable=False),
+    # The `channels` list of a refresh result, as api.md section 3 shows it.
+    Column("channels", JSON, nullable=False),
+    Column("total_count", BigInteger, nullable=False),
+    Column("count_started_at", UTCDateTime(), nullable=False),
+    Column("count_duration_ns", BigInteger, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("task_id", String(36), nullable=False),
+)
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("account_id", BigInteger, ForeignKey("accounts.id"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("params", JSON, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("progress", SmallInteger, nullable=False, server_default="0"),
+    Column("result", JSON, nullable=True),
+    Column("error_text", Text, nullable=False, server_default=""),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("lease_owner", String(100), nullable=True),
+    Column("lease_expires_at", UTCDateTime(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("scheduled_at", UTCDateTime(), nullable=False),
+    Column("started_at", UTCDateTime(), nullable=True),
+    Column("finished_at", UTCDateTime(), nullable=True),
+    Column("dedupe_key", String(200), nullable=True),
+    # One active task per dedupe key: a second insert fails and returns the first task.
+    Index(
+        "uq_tasks_active_dedupe_key",
+        "dedupe_key",
+        unique=True,
+        sqlite_where=text("status IN ('queued', 'processing')"),
+        postgresql_where=text("status IN ('queued', 'processing')"),
+    ),
+    Index("ix_tasks_status_scheduled_at", "status", "scheduled_at"),
+    Index("ix_tasks_finished_at", "finished_at"),
+)

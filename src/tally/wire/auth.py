@@ -1,0 +1,30 @@
+"""Where a request's token comes from (api.md section 1).
+
+In order: the body field ``token``, ``Authorization: Bearer``, the query parameter
+``token`` (deprecated). The first one present is used; an invalid one is 401 without
+falling through to the next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from tally.errors import Unauthorized
+
+
+def token_from(payload: Mapping[str, Any], headers: Mapping[str, str], query: Mapping[str, str]) -> str:
+    if "token" in payload:
+        token = payload["token"]
+        if not isinstance(token, str) or not token.strip():
+            raise Unauthorized("Invalid token: the token parameter must be a non-empty string")
+        return token.strip()
+    authorization = headers.get("authorization")
+    if authorization is not None:
+        scheme, _, credentials = authorization.strip().partition(" ")
+        if scheme.lower() != "bearer" or not credentials.strip():
+            raise Unauthorized("Invalid token: use the header 'Authorization: Bearer <token>'")
+        return credentials.strip()
+    if "token" in query:
+        return query["token"].strip()
+    raise Unauthorized("Missing token: pass it as the token parameter or as 'Authorization: Bearer <token>'")

@@ -1,0 +1,35 @@
+"""How a capability declares an API method: its path, parameters, handler and examples."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tally.runtime import Runtime
+from tally.wire.params import Params
+
+
+@dataclass(frozen=True)
+class Call:
+    """One authenticated call: the account it acts for and the process it runs in."""
+
+    account_id: int
+    runtime: Runtime
+
+
+Handler = Callable[[Call, Any], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Method:
+    """``POST /api/v1.1/<path>``, validated by ``params``, answered by ``handler``."""
+
+    path: str
+    params: type[Params]
+    handler: Handler
+    summary: str
+    description: str = ""
+    #: A request body (without the token) and the ``data`` it answers, shown in /docs.
+    example: Mapping[str, Any] = field(default_factory=dict)
+    response_example: Any = None
