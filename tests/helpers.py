@@ -56,15 +56,15 @@ class Api:
         assert envelope["error"] == 0, envelope
         return envelope["data"]
 
-    async def wait_task(self, task_id: str, timeout: float = 30.0) -> dict[str, Any]:
+    async def wait_task(self, task_id: str, within: float = 30.0) -> dict[str, Any]:
         """tasks/status data once the task is completed or error."""
-        deadline = asyncio.get_running_loop().time() + timeout
+        deadline = asyncio.get_running_loop().time() + within
         while True:
             data: dict[str, Any] = await self.ok("tasks/status", {"task_id": task_id})
             if data["status"] in ("completed", "error"):
                 return data
             if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"task {task_id} still {data['status']} after {timeout}s")
+                raise AssertionError(f"task {task_id} still {data['status']} after {within}s")
             await asyncio.sleep(0.02)
 
     async def setup_catalog(self, channels: list[str] | None = None) -> tuple[int, int]:
