@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Row, func, insert, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tally.catalog.channels import CHANNEL_CODES, CHANNEL_NAMES, address_key, is_deliverable
@@ -80,10 +80,12 @@ async def profiles_add(
     if not items:
         return []
     now = utcnow()
-    result = await conn.execute(
-        insert(profiles).returning(profiles.c.id, sort_by_parameter_order=True),
+    ids = await _allocate_profile_ids(conn, len(items))
+    await conn.execute(
+        insert(profiles),
         [
             {
+                "id": profile_id,
                 "account_id": account_id,
                 "database_id": database_id,
                 "email": item.email,
@@ -94,10 +96,9 @@ async def profiles_add(
                 "created_at": now,
                 "updated_at": now,
             }
-            for item in items
+            for profile_id, item in zip(ids, items, strict=True)
         ],
     )
-    ids = [int(profile_id) for profile_id in result.scalars()]
     rows = [
         row
         for profile_id, item in zip(ids, items, strict=True)
@@ -111,6 +112,25 @@ async def profiles_add(
         .values(live_profiles=databases.c.live_profiles + len(ids))
     )
     return ids
+
+
+async def _allocate_profile_ids(conn: AsyncConnection, count: int) -> list[int]:
+    """Ids for ``count`` new profiles, so that the insert needs no RETURNING.
+
+    An insert with RETURNING makes the SQLite driver hand back rows one by one, which cost
+    most of a 10,000-profile batch. SQLite writes under BEGIN IMMEDIATE, so the ids after
+    the current maximum are ours; PostgreSQL draws them from the column's sequence.
+    """
+    if is_sqlite(conn):
+        highest = await conn.scalar(select(func.max(profiles.c.id)))
+        first = int(highest or 0) + 1
+        return list(range(first, first + count))
+    drawn = await conn.execute(
+        select(func.nextval(literal_column("pg_get_serial_sequence('profiles', 'id')"))).select_from(
+            func.generate_series(1, count)
+        )
+    )
+    return [int(profile_id) for profile_id in drawn.scalars()]
 
 
 def _new_subscription_rows(
