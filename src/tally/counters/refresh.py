@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tally.catalog.channels import CHANNEL_CODES
 from tally.catalog.service import database_require, require_linked, resource_require
-from tally.counters.count import Tally, chunk_ranges, count_chunk, profile_id_range
+from tally.counters.count import Tally, count_chunk, plan_chunks
 from tally.counters.timefmt import go_duration, rfc3339_ms, rfc3339_seconds
 from tally.errors import TallyError
 from tally.profiles.statuses import SENDABLE_STATUSES, Status
@@ -73,14 +73,16 @@ async def run_refresh(execution: Execution) -> Finish:
         except TallyError as error:
             raise TaskFailed(error.text) from None
         total = int(database.live_profiles)
-        id_range = await profile_id_range(conn, database_id, resource_id)
+        previous = await _previous_counts(conn, database_id, resource_id)
     tally = Tally()
-    if id_range is not None:
-        chunks = chunk_ranges(*id_range, execution.settings.count_chunk_size)
-        for done, (first, last) in enumerate(chunks, start=1):
-            async with read_transaction(execution.engine) as conn:
-                await count_chunk(conn, database_id, resource_id, first, last, tally)
-            await execution.report_progress(99 * done // len(chunks))
+    codes = [CHANNEL_CODES[channel] for channel in sorted(resource.channels)]
+    chunks = plan_chunks(codes, execution.settings.count_chunk_size, previous)
+    total_weight, done_weight = sum(chunk.weight for chunk in chunks), 0
+    for chunk in chunks:
+        async with read_transaction(execution.engine) as conn:
+            await count_chunk(conn, database_id, resource_id, chunk, tally)
+        done_weight += chunk.weight
+        await execution.report_progress(99 * done_weight // total_weight)
     duration_ns = time.perf_counter_ns() - started_ns
     channels = [channel_counters(channel, tally, total) for channel in sorted(resource.channels)]
 
@@ -103,6 +105,25 @@ async def run_refresh(execution: Execution) -> Finish:
         return [_result_element(resource_id, channels, total, started_at, duration_ns, now)]
 
     return finish
+
+
+async def _previous_counts(
+    conn: AsyncConnection, database_id: int, resource_id: int
+) -> dict[tuple[int, int], int] | None:
+    """Rows per (channel code, status) at the last refresh: the weights of this one's chunks."""
+    channels = await conn.scalar(
+        select(counter_sets.c.channels).where(
+            counter_sets.c.database_id == database_id, counter_sets.c.resource_id == resource_id
+        )
+    )
+    if channels is None:
+        return None
+    return {
+        (CHANNEL_CODES[entry["channel"]], status): entry["status"][status.word]
+        for entry in channels
+        if entry["channel"] in CHANNEL_CODES
+        for status in Status
+    }
 
 
 def _result_element(

@@ -137,15 +137,12 @@ subscriptions = Table(
         "address_key",
         unique=True,
     ),
-    # The covering index of the recount: chunks are ranges of profile_id inside one
-    # (database, resource), and the aggregate reads channel, status and is_sendable from the
-    # index alone (an index-only scan on PostgreSQL, a covering index on SQLite). SQLite
+    # The covering index of the recount (counters/count.py says why in this order). SQLite
     # counts a partial index as covering only when it also holds the WHERE column.
     Index(
         "ix_subscriptions_count",
         "database_id",
         "resource_id",
-        "profile_id",
         "channel",
         "status",
         "is_sendable",

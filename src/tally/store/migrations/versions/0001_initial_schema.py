@@ -172,7 +172,7 @@ def upgrade() -> None:
     with op.batch_alter_table("subscriptions", schema=None) as batch_op:
         batch_op.create_index(
             "ix_subscriptions_count",
-            ["database_id", "resource_id", "profile_id", "channel", "status", "is_sendable", "is_effective"],
+            ["database_id", "resource_id", "channel", "status", "is_sendable", "is_effective"],
             unique=False,
             sqlite_where=sa.text("is_effective"),
             postgresql_where=sa.text("is_effective"),
