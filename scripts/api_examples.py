@@ -1,0 +1,123 @@
+"""Write docs/api.md from real calls: every example on that page is a real response.
+
+Runs the app in-process on a temporary SQLite file, makes each call, and prints Markdown.
+Usage: make docs  (PYTHONPATH=. .venv/bin/python scripts/api_examples.py > docs/api.md)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tally.accounts.service import token_create
+from tally.config import Settings
+from tally.store.engine import create_engine
+from tally.store.migrate import upgrade
+from tests.helpers import make_app
+
+HEADER = """# API by example
+
+Every request and response below was produced by `scripts/api_examples.py` against a real
+Tally (the token is shortened to `TOKEN`; ids and times are those of that run). The
+contract is `shared/spec/api.md`; the interactive reference with every method is `/docs`.
+
+All methods are `POST /api/v1.1/<area>/<method>`. Send JSON (`Content-Type:
+application/json`) or XML (`application/xml`); the token as the `token` field or
+`Authorization: Bearer <token>`; `format` (`json`/`xml`) chooses the response format.
+"""
+
+
+def _show(text: str, token: str, fence: str) -> str:
+    return f"```{fence}\n{text.replace(token, 'TOKEN').strip()}\n```\n"
+
+
+async def main() -> None:
+    url = f"sqlite+aiosqlite:///{Path(tempfile.mkdtemp()) / 'docs.db'}"
+    engine = create_engine(url)
+    await upgrade(engine)
+    token = (await token_create(engine, "docs")).token
+    await engine.dispose()
+    out = [HEADER]
+    async with make_app(Settings(database_url=url, poll_interval=0.01)) as client:
+
+        async def call(title: str, method: str, body: dict[str, Any], note: str = "") -> Any:
+            response = await client.post(f"/api/v1.1/{method}", json={"token": token, **body})
+            out.append(f"\n## {title}\n\n{note}`POST /api/v1.1/{method}`\n\n")
+            out.append(_show(json.dumps({"token": token, **body}, indent=2, ensure_ascii=False), token, "json"))
+            out.append(f"HTTP {response.status_code}\n\n")
+            out.append(_show(json.dumps(response.json(), indent=2, ensure_ascii=False), token, "json"))
+            return response.json().get("data")
+
+        async def call_xml(title: str, method: str, xml: str) -> None:
+            response = await client.post(
+                f"/api/v1.1/{method}", content=xml.encode(), headers={"content-type": "application/xml"}
+            )
+            out.append(f"\n## {title}\n\n`POST /api/v1.1/{method}` with `Content-Type: application/xml`\n\n")
+            out.append(_show(xml, token, "xml"))
+            out.append(f"HTTP {response.status_code}\n\n")
+            out.append(_show(response.text, token, "xml"))
+
+        database_id = (await call("Create a database", "databases/add", {"name": "Customers"}))["id"]
+        resource_id = (
+            await call(
+                "Create a resource linked to it",
+                "resources/add",
+                {"name": "Newsletter", "channels": ["email", "sms", "push"], "dbs_ids": [database_id]},
+            )
+        )["id"]
+        ann = {
+            "email": "ann@example.org",
+            "phones": ["+79001234567"],
+            "_fname": "Ann",
+            "city": "Riga",
+            "subscriptions": [
+                {"resource_id": resource_id, "channel": "email", "email": "ann@example.org"},
+                {"resource_id": resource_id, "channel": "sms", "phone": "+79001234567", "status": 4},
+            ],
+        }
+        await call("Add a profile", "profiles/add", {"db_id": database_id, "data": ann})
+        bob = {
+            "email": "bob@example",
+            "subscriptions": [
+                {"resource_id": resource_id, "channel": "email", "email": "bob@example", "status": "subscribed"}
+            ],
+        }
+        await call(
+            "Add profiles in a batch (each item succeeds or fails alone)",
+            "profiles/add_batch",
+            {"db_id": database_id, "data": [bob, {"subscriptions": [{"resource_id": 999, "channel": "email"}]}]},
+        )
+        task = await call(
+            "Start a recount", "databases/refresh_counters", {"id": database_id, "resource_id": resource_id}
+        )
+        while (await client.post("/api/v1.1/tasks/status", json={"token": token, **task})).json()["data"][
+            "status"
+        ] not in ("completed", "error"):
+            await asyncio.sleep(0.02)
+        await call("Read the task and its result", "tasks/status", task)
+        await call_xml(
+            "The same in XML",
+            "tasks/status",
+            f"<xml>\n<task_id>{task['task_id']}</task_id>\n<token>{token}</token>\n<format>xml</format>\n</xml>",
+        )
+        await call(
+            "Read the stored counters without counting",
+            "databases/get_counters",
+            {"id": database_id, "resource_id": resource_id},
+        )
+        out.append("\n# Errors\n\nThe HTTP status equals `error`; `error_text` names the problem and the value.\n")
+        await call("A parameter of the wrong type", "databases/refresh_counters", {"id": "abc", "resource_id": 1})
+        await call("An unknown (or another account's) database", "databases/get", {"id": 987654})
+        await call("A task id that names no task", "tasks/status", {"task_id": "nope"})
+    text = "".join(out)
+    print(re.sub(r"\n{3,}", "\n\n", text).rstrip())
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
