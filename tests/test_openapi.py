@@ -1,0 +1,32 @@
+"""/docs shows every method with its body and its answer in JSON and in XML."""
+
+from __future__ import annotations
+
+from tally.app import METHODS
+from tests.helpers import Api
+
+
+async def test_openapi_lists_every_method_with_json_and_xml_examples(api: Api) -> None:
+    schema = (await api.client.get("/openapi.json")).json()
+    for method in METHODS:
+        operation = schema["paths"][f"/api/v1.1/{method.path}"]["post"]
+        body = operation["requestBody"]["content"]
+        assert set(body) == {"application/json", "application/xml"}, method.path
+        assert body["application/xml"]["example"].startswith('<?xml version="1.0" encoding="UTF-8"?>\n<xml>')
+        assert "token" in body["application/json"]["schema"]["properties"]
+        answer = operation["responses"]["200"]["content"]
+        assert answer["application/json"]["example"]["error"] == 0
+        assert "<error_text>Successful operation</error_text>" in answer["application/xml"]["example"]
+
+
+async def test_openapi_references_resolve(api: Api) -> None:
+    schema = (await api.client.get("/openapi.json")).json()
+    text = str(schema)
+    for reference in {part.split("'")[0] for part in text.split("#/components/schemas/")[1:]}:
+        assert reference in schema["components"]["schemas"], reference
+
+
+async def test_docs_page_is_served(api: Api) -> None:
+    response = await api.client.get("/docs")
+    assert response.status_code == 200
+    assert "swagger" in response.text.lower()
