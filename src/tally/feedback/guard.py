@@ -1,0 +1,93 @@
+"""The SSRF guard: a feedback URL may only reach global addresses.
+
+The host is resolved once, every address it resolves to is judged, and the delivery then
+connects to the address that was judged (never a second lookup, which a DNS rebinding
+could answer differently). IPv4-mapped IPv6 addresses are judged as the IPv4 they carry.
+Networks in ``TALLY_FEEDBACK_ALLOWED_NETWORKS`` are let through (operators only: never an
+API field).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+CGNAT = ipaddress.ip_network("100.64.0.0/10")
+
+
+class TargetRefused(Exception):
+    """The feedback URL points where Tally does not send: the text says why."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """A checked destination: connect to ``address``, present ``host`` (Host header, TLS)."""
+
+    host: str
+    address: IPAddress
+    port: int
+
+
+def parse_networks(text: str) -> tuple[IPNetwork, ...]:
+    """``127.0.0.0/8, ::1/128`` → networks; raises ValueError naming the bad entry."""
+    networks = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ValueError(f"not a network in CIDR form: {part!r}") from None
+    return tuple(networks)
+
+
+def refusal(address: IPAddress, allowed: Sequence[IPNetwork] = ()) -> str | None:
+    """Why ``address`` may not be reached, or None if it may."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if any(address.version == network.version and address in network for network in allowed):
+        return None
+    checks = [
+        (address.is_unspecified, "an unspecified address"),
+        (address.is_loopback, "a loopback address"),
+        (address.is_link_local, "a link-local address"),
+        (address.is_multicast, "a multicast address"),
+        (isinstance(address, ipaddress.IPv4Address) and address in CGNAT, "a shared (CGNAT) address"),
+        (address.is_private, "a private address"),
+        (address.is_reserved, "a reserved address"),
+        (not address.is_global, "not a global address"),
+    ]
+    for refused, kind in checks:
+        if refused:
+            return f"{address} is {kind}"
+    return None
+
+
+async def resolve_target(host: str, port: int, allowed: Sequence[IPNetwork] = ()) -> Target:
+    """Resolve ``host`` once and judge every address; raises TargetRefused."""
+    try:
+        literal: IPAddress | None = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        literal = None
+    if literal is not None:
+        addresses: list[IPAddress] = [literal]
+    else:
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            raise TargetRefused(f"cannot resolve {host!r}: {exc.strerror or exc}") from None
+        addresses = list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
+        if not addresses:
+            raise TargetRefused(f"{host!r} resolves to no address")
+    for address in addresses:
+        reason = refusal(address, allowed)
+        if reason is not None:
+            raise TargetRefused(f"refused: {host} resolves to {reason}" if literal is None else f"refused: {reason}")
+    return Target(host=host, address=addresses[0], port=port)

@@ -1,0 +1,77 @@
+"""One delivery attempt: POST the body to a checked address, never following redirects.
+
+The connection goes to the address the guard judged, with the URL's host name kept for
+the Host header, SNI and certificate verification (httpcore's ``sni_hostname``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from tally.feedback.guard import IPNetwork, TargetRefused, resolve_target
+
+#: Bytes of a receiver's answer that are read (the rest is ignored).
+RESPONSE_CAP = 4096
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the receiver said; ``status`` 0 when no HTTP answer came."""
+
+    status: int
+    retry_after: str | None = None
+    error: str = ""
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status < 300
+
+
+async def post(
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    time_limit: float,
+    allowed: tuple[IPNetwork, ...],
+) -> Answer:
+    """POST once, all within ``time_limit`` seconds; TargetRefused before connecting if refused."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise TargetRefused(f"refused: {url!r} is not an absolute http(s) URL")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    target = await resolve_target(parts.hostname, port, allowed)
+    literal = f"[{target.address}]" if target.address.version == 6 else str(target.address)
+    netloc = f"{literal}:{port}"
+    checked_url = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+    host_header = parts.netloc.rpartition("@")[2]
+    request_headers = {**headers, "host": host_header, "user-agent": "Tally-Feedback/1"}
+    try:
+        async with (
+            asyncio.timeout(time_limit),
+            httpx.AsyncClient(timeout=time_limit, follow_redirects=False, trust_env=False) as client,
+        ):
+            request = client.build_request(
+                "POST", checked_url, content=body, headers=request_headers, extensions={"sni_hostname": target.host}
+            )
+            response = await client.send(request, stream=True)
+            try:
+                read = 0
+                async for chunk in response.aiter_raw():
+                    read += len(chunk)
+                    if read >= RESPONSE_CAP:
+                        break
+            finally:
+                await response.aclose()
+    except (TimeoutError, httpx.TimeoutException):
+        return Answer(0, error=f"no answer within {time_limit:g}s")
+    except httpx.TransportError as exc:
+        return Answer(0, error=f"connection failed: {type(exc).__name__}: {exc}".rstrip(": "))
+    error = "" if response.is_success else f"HTTP {response.status_code}"
+    if response.is_redirect:
+        error += f" (redirect to {response.headers.get('location', '?')!r} not followed)"
+    return Answer(response.status_code, response.headers.get("retry-after"), error)
