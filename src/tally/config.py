@@ -6,6 +6,7 @@ passed in, so tests build their own.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -18,6 +19,12 @@ DEFAULT_MAX_ATTEMPTS = 3
 DEFAULT_TASK_RETENTION_DAYS = 30.0
 DEFAULT_POLL_INTERVAL = 1.0
 DEFAULT_WORKER_CONCURRENCY = 1
+DEFAULT_FEEDBACK_TIMEOUT = 15.0
+#: Seconds between delivery attempts: about 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
+DEFAULT_FEEDBACK_RETRY_SCHEDULE = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
+DEFAULT_SECRET_GRACE_HOURS = 24.0
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class ConfigError(ValueError):
@@ -40,12 +47,19 @@ class Settings:
     #: Seconds between looks at the queue when nothing woke the worker.
     poll_interval: float = DEFAULT_POLL_INTERVAL
     worker_concurrency: int = DEFAULT_WORKER_CONCURRENCY
+    #: A delivery attempt must get its 2xx within this many seconds.
+    feedback_timeout: float = DEFAULT_FEEDBACK_TIMEOUT
+    feedback_retry_schedule: tuple[float, ...] = DEFAULT_FEEDBACK_RETRY_SCHEDULE
+    #: Networks feedback may reach although they are not global (operators only).
+    feedback_allowed_networks: tuple[Network, ...] = ()
+    #: How long a replaced signing secret keeps signing after `tally secret rotate`.
+    secret_grace_hours: float = DEFAULT_SECRET_GRACE_HOURS
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
-_ENV = {
+_ENV: dict[str, tuple[str, object]] = {
     "database_url": ("TALLY_DATABASE_URL", str),
     "max_body_bytes": ("TALLY_MAX_BODY_BYTES", int),
     "count_chunk_size": ("TALLY_COUNT_CHUNK_SIZE", int),
@@ -54,6 +68,10 @@ _ENV = {
     "task_retention_days": ("TALLY_TASK_RETENTION_DAYS", float),
     "poll_interval": ("TALLY_POLL_INTERVAL", float),
     "worker_concurrency": ("TALLY_WORKER_CONCURRENCY", int),
+    "feedback_timeout": ("TALLY_FEEDBACK_TIMEOUT", float),
+    "feedback_retry_schedule": ("TALLY_FEEDBACK_RETRY_SCHEDULE", "schedule"),
+    "feedback_allowed_networks": ("TALLY_FEEDBACK_ALLOWED_NETWORKS", "networks"),
+    "secret_grace_hours": ("TALLY_SECRET_GRACE_HOURS", float),
 }
 
 
@@ -65,12 +83,46 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raw = env.get(var)
         if raw is None or raw == "":
             continue
-        try:
-            value = cast(raw)
-        except ValueError:
-            kind = "an integer" if cast is int else "a number"
-            raise ConfigError(f"{var} must be {kind}, got {raw!r}") from None
-        if cast is not str and value <= 0:
-            raise ConfigError(f"{var} must be positive, got {raw!r}")
-        values[name] = value
+        if cast == "schedule":
+            values[name] = parse_schedule(var, raw)
+        elif cast == "networks":
+            values[name] = parse_networks(var, raw)
+        else:
+            values[name] = _parse_scalar(var, raw, cast)
     return Settings(**values)  # type: ignore[arg-type]
+
+
+def _parse_scalar(var: str, raw: str, cast: object) -> object:
+    if cast is str:
+        return raw
+    try:
+        value = int(raw) if cast is int else float(raw)
+    except ValueError:
+        kind = "an integer" if cast is int else "a number"
+        raise ConfigError(f"{var} must be {kind}, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{var} must be positive, got {raw!r}")
+    return value
+
+
+def parse_schedule(var: str, raw: str) -> tuple[float, ...]:
+    """``5,300,1800`` → seconds between attempts; n values allow at most n + 1 attempts."""
+    try:
+        delays = tuple(float(part) for part in raw.split(",") if part.strip())
+    except ValueError:
+        raise ConfigError(f"{var} must be comma-separated seconds like '5,300,1800', got {raw!r}") from None
+    if any(delay < 0 for delay in delays):
+        raise ConfigError(f"{var} must not contain negative delays, got {raw!r}")
+    return delays
+
+
+def parse_networks(var: str, raw: str) -> tuple[Network, ...]:
+    """``127.0.0.0/8, ::1/128`` → networks."""
+    networks = []
+    for part in raw.split(","):
+        if part.strip():
+            try:
+                networks.append(ipaddress.ip_network(part.strip(), strict=False))
+            except ValueError:
+                raise ConfigError(f"{var} must be comma-separated networks like '127.0.0.0/8', got {part!r}") from None
+    return tuple(networks)

@@ -34,20 +34,6 @@ class Target:
     port: int
 
 
-def parse_networks(text: str) -> tuple[IPNetwork, ...]:
-    """``127.0.0.0/8, ::1/128`` → networks; raises ValueError naming the bad entry."""
-    networks = []
-    for part in text.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        try:
-            networks.append(ipaddress.ip_network(part, strict=False))
-        except ValueError:
-            raise ValueError(f"not a network in CIDR form: {part!r}") from None
-    return tuple(networks)
-
-
 def refusal(address: IPAddress, allowed: Sequence[IPNetwork] = ()) -> str | None:
     """Why ``address`` may not be reached, or None if it may."""
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
@@ -196,4 +197,36 @@ tasks = Table(
     ),
     Index("ix_tasks_status_scheduled_at", "status", "scheduled_at"),
     Index("ix_tasks_finished_at", "finished_at"),
+)
+
+signing_secrets = Table(
+    "signing_secrets",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("account_id", BigInteger, ForeignKey("accounts.id"), nullable=False, index=True),
+    # Kept as given: an HMAC key must be usable, so it cannot be stored as a hash.
+    Column("secret", String(100), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    # Set when a newer secret replaces it: it still signs until then (the grace period).
+    Column("expires_at", UTCDateTime(), nullable=True),
+)
+
+feedback_deliveries = Table(
+    "feedback_deliveries",
+    metadata,
+    # Also the webhook-id: the same on every retry, so that receivers can deduplicate.
+    Column("id", String(36), primary_key=True),
+    Column("task_id", String(36), ForeignKey("tasks.id", ondelete="CASCADE"), nullable=False),
+    Column("account_id", BigInteger, nullable=False),
+    Column("url", Text, nullable=False),
+    Column("type", String(8), nullable=False),
+    # waiting (task not finished) -> pending -> delivered | failed (feedback/states.py)
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text, nullable=False, server_default=""),
+    # The payload, built once when the task finishes and sent byte for byte on every retry.
+    Column("body", LargeBinary, nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime(), nullable=True),
+    Index("uq_feedback_deliveries_task_url_type", "task_id", "url", "type", unique=True),
 )
