@@ -1,0 +1,49 @@
+"""Registering feedback with a task, releasing deliveries when it finishes, and secrets."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from tally.accounts.service import account_get_or_create
+from tally.feedback import queries
+from tally.feedback.runner import KIND
+from tally.feedback.signing import new_secret
+from tally.feedback.states import DeliveryStatus
+from tally.queue.queries import task_insert
+from tally.store.engine import write_transaction
+from tally.store.types import utcnow
+from tally.wire.codec import Format, encode, success_envelope
+
+#: The tasks/status ``data`` of a task (without ``feedback``), as of now.
+StatusData = Callable[[AsyncConnection, str], Awaitable[dict[str, Any]]]
+
+
+async def release_deliveries(conn: AsyncConnection, task_id: str, now: datetime, status_data: StatusData) -> int:
+    """Build the payload of each waiting delivery of a finished task and queue its job.
+
+    Runs in the transaction that finishes the task: if the finish commits, the deliveries
+    will be made; a crash before the commit loses neither.
+    """
+    waiting = [d for d in await queries.delivery_list_for_task(conn, task_id) if d.status is DeliveryStatus.WAITING]
+    if not waiting:
+        return 0
+    envelope = success_envelope(await status_data(conn, task_id))
+    for delivery in waiting:
+        body = encode(envelope, Format.XML if delivery.type == "XML" else Format.JSON)
+        await queries.delivery_release(conn, delivery.id, body)
+        await task_insert(conn, account_id=delivery.account_id, kind=KIND, params={"delivery_id": delivery.id}, now=now)
+    return len(waiting)
+
+
+async def secret_create(engine: AsyncEngine, account_name: str, *, grace: timedelta) -> str:
+    """A new signing secret for the account; the previous ones keep signing for ``grace``."""
+    secret = new_secret()
+    now = utcnow()
+    async with write_transaction(engine) as conn:
+        account_id = await account_get_or_create(conn, account_name)
+        await queries.secret_add(conn, account_id, secret, now, old_expire_at=now + grace)
+    return secret
