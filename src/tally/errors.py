@@ -85,5 +85,48 @@ def invalid_parameter(name: str, problem: str, value: object) -> BadRequest:
 
 
 def short_repr(value: object, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 5] + "...'"
+    """The value as the client sent it, at most ``limit`` characters.
+
+    Strings are quoted (``'abc'``), ``true``/``false``/``null`` are spelt as in JSON, and
+    lists and objects are shown shallowly; a longer text is cut with ``...``.
+    """
+    if isinstance(value, str) and len(value) > limit:
+        quoted = repr(value[: max(limit - 7, 1)])
+        return quoted[:-1] + "..." + quoted[-1]
+    text = _wire_repr(value, limit, depth=0)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _wire_repr(value: object, budget: int, depth: int) -> str:
+    """Like repr(), in JSON spelling, stopping once ``budget`` characters are exceeded."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        try:
+            return repr(value)
+        except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits)
+            return f"<integer of {value.bit_length()} bits>"
+    if isinstance(value, list | tuple | dict):
+        if depth >= 4:
+            return "[...]" if not isinstance(value, dict) else "{...}"
+        items = value.items() if isinstance(value, dict) else value
+        parts: list[str] = []
+        used = 0
+        for item in items:
+            if used > budget:
+                parts.append("...")
+                break
+            if isinstance(value, dict):
+                key, val = item
+                part = f"{_wire_repr(key, budget, depth + 1)}: {_wire_repr(val, budget, depth + 1)}"
+            else:
+                part = _wire_repr(item, budget, depth + 1)
+            parts.append(part)
+            used += len(part) + 2
+        inner = ", ".join(parts)
+        return "{" + inner + "}" if isinstance(value, dict) else "[" + inner + "]"
+    if isinstance(value, str):
+        return repr(value[: budget + 1])
+    return repr(value)

@@ -18,6 +18,9 @@ def token_from(payload: Mapping[str, Any], headers: Mapping[str, str], query: Ma
         token = payload["token"]
         if not isinstance(token, str) or not token.strip():
             raise Unauthorized("Invalid token: the token parameter must be a non-empty string")
+        if not (token.isascii() and token.strip().isprintable()):
+            # No token has such characters; some (lone surrogates) could not even be hashed.
+            raise Unauthorized("Invalid token: unknown or revoked")
         return token.strip()
     authorization = headers.get("authorization")
     if authorization is not None:

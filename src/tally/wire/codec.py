@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
 from tally.errors import BadRequest, TallyError, UnsupportedMediaType
-from tally.wire.xml import parse_xml, render_xml
+from tally.wire.xml import MAX_DEPTH, parse_xml, render_xml
 
 SUCCESS_TEXT = "Successful operation"
 JSON_TYPES = frozenset({"application/json"})
 XML_TYPES = frozenset({"application/xml", "text/xml"})
+_CONTAINERS = (dict, list)
 
 
 class Format(StrEnum):
@@ -46,24 +48,54 @@ def body_kind(content_type: str | None, body: bytes) -> BodyKind:
 
 
 def decode_body(kind: BodyKind, body: bytes) -> dict[str, Any]:
-    """Turn a request body into a dict of parameters."""
-    if kind is BodyKind.EMPTY:
+    """Turn a request body into a dict of parameters (an empty body is an empty object)."""
+    if kind is BodyKind.EMPTY or not body.strip():
         return {}
     if kind is BodyKind.XML:
         return parse_xml(body)
-    if not body.strip():
-        return {}
+    return _decode_json(body)
+
+
+def _decode_json(body: bytes) -> dict[str, Any]:
     try:
-        value = json.loads(body)
-    except UnicodeDecodeError:
-        raise BadRequest("Malformed JSON: the body is not UTF-8") from None
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"Malformed JSON: the body is not UTF-8 (invalid byte at offset {exc.start})") from None
+    try:
+        value = json.loads(text.removeprefix("\ufeff"), parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
         raise BadRequest(f"Malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:
-        raise BadRequest("Malformed JSON: nested too deeply") from None
+        raise BadRequest(f"Malformed JSON: nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError as exc:
+        # NaN and Infinity (refused by _refuse_constant), numbers too long to convert.
+        if str(exc).startswith("Exceeds the limit"):
+            limit = sys.get_int_max_str_digits()
+            raise BadRequest(f"Malformed JSON: a number has more than {limit} digits") from None
+        raise BadRequest(f"Malformed JSON: {exc}") from None
     if not isinstance(value, dict):
         raise BadRequest("Malformed JSON: the body must be an object of parameters")
+    _check_depth(value)
     return value
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _check_depth(value: dict[str, Any]) -> None:
+    """The nesting limit XML bodies have, so that nothing downstream recurses deeply."""
+    level: list[Any] = [value]
+    depth = 0
+    while level:
+        if depth >= MAX_DEPTH and any(level):
+            raise BadRequest(f"Malformed JSON: nested deeper than {MAX_DEPTH} levels")
+        deeper: list[Any] = []
+        for container in level:
+            children = container.values() if type(container) is dict else container
+            deeper.extend(child for child in children if type(child) in _CONTAINERS)
+        level = deeper
+        depth += 1
 
 
 def parse_format(value: object, source: str) -> Format:
@@ -76,12 +108,46 @@ def parse_format(value: object, source: str) -> Format:
     raise BadRequest(f"Invalid parameter: format must be 'json' or 'xml', got {value!r} ({source})")
 
 
-def format_from_headers(query_format: str | None, accept: str | None) -> Format:
-    """The format chosen before the body is read: query ``format``, else ``Accept``."""
+def fallback_format(query_format: str | None, accept: str | None) -> Format:
+    """The format for errors raised before the body is read: query ``format``, else ``Accept``.
+
+    An invalid query ``format`` is ignored here; it is a 400 only once the body, which
+    may carry its own ``format``, has been read.
+    """
     if query_format is not None:
-        return parse_format(query_format, "query")
-    accepted = [part.split(";", 1)[0].strip().lower() for part in (accept or "").split(",")]
-    return Format.XML if "application/xml" in accepted or "text/xml" in accepted else Format.JSON
+        try:
+            return parse_format(query_format, "query")
+        except BadRequest:
+            pass
+    return accept_format(accept)
+
+
+def accept_format(accept: str | None) -> Format:
+    """XML when ``Accept`` prefers application/xml or text/xml to application/json."""
+    best: dict[Format, tuple[float, int]] = {}
+    for position, part in enumerate((accept or "").split(",")):
+        media_type, *params = (piece.strip() for piece in part.split(";"))
+        media_type = media_type.lower()
+        fmt = Format.XML if media_type in XML_TYPES else Format.JSON if media_type in JSON_TYPES else None
+        if fmt is None:
+            continue
+        quality = _quality(params)
+        if quality > best.get(fmt, (0.0, 0))[0]:
+            best[fmt] = (quality, -position)
+    xml, json_ = best.get(Format.XML, (0.0, 0)), best.get(Format.JSON, (0.0, 0))
+    return Format.XML if xml[0] > 0 and xml > json_ else Format.JSON
+
+
+def _quality(params: list[str]) -> float:
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "q":
+            try:
+                quality = float(value)
+            except ValueError:
+                return 1.0
+            return quality if 0.0 <= quality <= 1.0 else 1.0
+    return 1.0
 
 
 def success_envelope(data: Any) -> dict[str, Any]:

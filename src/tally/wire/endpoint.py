@@ -15,10 +15,9 @@ from tally.runtime import Runtime
 from tally.wire.auth import token_from
 from tally.wire.codec import (
     BodyKind,
-    Format,
     body_kind,
     decode_body,
-    format_from_headers,
+    fallback_format,
     parse_format,
 )
 from tally.wire.methods import Call, Method
@@ -34,16 +33,20 @@ log = logging.getLogger("tally.api")
 
 async def dispatch(request: Request, method: Method) -> Response:
     runtime: Runtime = request.app.state.runtime
-    fmt = Format.JSON
+    query_format = request.query_params.get("format")
+    # Until the body is read, errors use the query format (if valid) or Accept.
+    fmt = fallback_format(query_format, request.headers.get("accept"))
     try:
-        fmt = format_from_headers(request.query_params.get("format"), request.headers.get("accept"))
         if runtime.is_stopping:
             raise Unavailable()
         body = await request.body()
         kind = body_kind(request.headers.get("content-type"), body)
         payload = decode_body(kind, body)
         if "format" in payload:
+            # The body's format wins over the query's, which is then not even looked at.
             fmt = parse_format(payload["format"], "body")
+        elif query_format is not None:
+            fmt = parse_format(query_format, "query")
         token = token_from(payload, request.headers, request.query_params)
         account_id = await token_authenticate(runtime.engine, token)
         params = validate_params(method.params, payload, is_xml=kind is BodyKind.XML)
@@ -80,9 +83,10 @@ def build_router(methods: list[Method]) -> APIRouter:
             )
 
     async def unknown(request: Request, path: str) -> Response:
-        fmt = _fallback_format(request)
-        name = path.strip("/")
-        if name in by_path:
+        fmt = fallback_format(request.query_params.get("format"), request.headers.get("accept"))
+        name = path.removesuffix("/")
+        # A POST to a method's path never gets here; one to a look-alike path is unknown.
+        if name in by_path and request.method != "POST":
             return error_response(MethodNotAllowed(), fmt)
         return error_response(NotFound(f"Unknown method: {name}"), fmt)
 
@@ -96,10 +100,3 @@ def _endpoint_for(method: Method) -> Any:
 
     endpoint.__name__ = method.path.replace("/", "_")
     return endpoint
-
-
-def _fallback_format(request: Request) -> Format:
-    try:
-        return format_from_headers(request.query_params.get("format"), request.headers.get("accept"))
-    except TallyError:
-        return Format.JSON

@@ -11,8 +11,8 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tally.errors import BadRequest, PayloadTooLarge
-from tally.wire.codec import Format, format_from_headers
+from tally.errors import PayloadTooLarge
+from tally.wire.codec import fallback_format
 from tally.wire.respond import error_response
 
 
@@ -40,6 +40,7 @@ class BodyLimit:
             await self._refuse(scope, receive, send)
             return
         received = 0
+        started = False
 
         async def limited_receive() -> Message:
             nonlocal received
@@ -50,12 +51,20 @@ class BodyLimit:
                     raise self._error()
             return message
 
-        await self.app(scope, limited_receive, send)
+        async def watched_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, watched_send)
+        except BodyTooLarge:
+            # The API answers this itself; any other route that reads a body lands here.
+            if started:
+                raise
+            await self._refuse(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope)
-        try:
-            fmt = format_from_headers(request.query_params.get("format"), request.headers.get("accept"))
-        except BadRequest:
-            fmt = Format.JSON
+        fmt = fallback_format(request.query_params.get("format"), request.headers.get("accept"))
         await error_response(self._error(), fmt)(scope, receive, send)

@@ -26,6 +26,8 @@ from tally.errors import BadRequest, short_repr
 MAX_INT = 2**63 - 1
 _DIGITS = re.compile(r"[0-9]{1,19}")
 _SIGNED_DIGITS = re.compile(r"-?[0-9]{1,10}")
+#: Characters XML 1.0 cannot carry (and PostgreSQL cannot store, for NUL).
+XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def _int_from(value: object, pattern: re.Pattern[str]) -> int | None:
@@ -62,9 +64,12 @@ def _priority(value: object) -> int:
 
 
 def _text(value: object) -> str:
-    if isinstance(value, str):
-        return value
-    raise PydanticCustomError("text", "must be a string")
+    if not isinstance(value, str):
+        raise PydanticCustomError("text", "must be a string")
+    if XML_FORBIDDEN.search(value):
+        # Stored text must round-trip through XML responses (api.md section 2).
+        raise PydanticCustomError("text", "must not contain control characters")
+    return value
 
 
 def _list_from_xml(value: Any, info: ValidationInfo) -> Any:

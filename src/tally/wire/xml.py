@@ -3,41 +3,82 @@
 Requests: the root's name is ignored; repeated sibling elements, or one carrying
 ``array="true"``, are a list; an element with children is an object; any other element is
 its stripped text. Parsing goes through defusedxml, which refuses DTDs, entity declarations
-and external references before anything is expanded.
+and external references before anything is expanded, and stops as soon as the nesting
+passes ``MAX_DEPTH`` (before the tree is built). The body must be UTF-8.
 
 Responses: root ``<xml>``, one element per key in order, a list as the element repeated
 (an empty list as one empty element), booleans ``true``/``false``, null as an empty element.
+Characters XML 1.0 cannot carry are replaced by U+FFFD so that the document stays well-formed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from typing import Any
-from xml.etree.ElementTree import Element, ParseError
+from xml.etree.ElementTree import Element, ParseError, TreeBuilder
 from xml.sax.saxutils import escape
 
 import defusedxml
-from defusedxml.ElementTree import fromstring
+from defusedxml.ElementTree import DefusedXMLParser
 
 from tally.errors import BadRequest
 
 MAX_DEPTH = 32
 PROLOG = '<?xml version="1.0" encoding="UTF-8"?>'
+_DECLARED_ENCODING = re.compile(rb"""\A(?:\xef\xbb\xbf)?\s*<\?xml\s[^>]*?\bencoding\s*=\s*["']([^"']*)["']""")
+_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_ESCAPES = {"\r": "&#13;"}
+
+
+class _TooDeep(Exception):
+    pass
+
+
+class _DepthLimitedBuilder:
+    """A TreeBuilder that gives up as soon as an element is nested deeper than MAX_DEPTH."""
+
+    data: Callable[[str], None]
+
+    def __init__(self) -> None:
+        self._builder = TreeBuilder()
+        self._depth = -1  # the root is at depth 0
+        self.data = self._builder.data  # the most frequent event: no wrapper
+
+    def start(self, tag: str, attrs: dict[str, str]) -> Element:
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise _TooDeep()
+        return self._builder.start(tag, attrs)
+
+    def end(self, tag: str) -> Element:
+        self._depth -= 1
+        return self._builder.end(tag)
+
+    def close(self) -> Element:
+        return self._builder.close()
 
 
 def parse_xml(raw: bytes) -> dict[str, Any]:
     """Turn an XML request body into the dict a JSON body would give."""
+    _require_utf8(raw)
+    parser = DefusedXMLParser(
+        target=_DepthLimitedBuilder(), forbid_dtd=True, forbid_entities=True, forbid_external=True
+    )
     try:
-        root = fromstring(raw, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        parser.feed(raw)
+        root: Element = parser.close()
     except defusedxml.DTDForbidden:
         raise BadRequest("Malformed XML: a DOCTYPE is not allowed") from None
     except defusedxml.EntitiesForbidden:
         raise BadRequest("Malformed XML: entity declarations are not allowed") from None
     except defusedxml.ExternalReferenceForbidden:
         raise BadRequest("Malformed XML: external references are not allowed") from None
+    except _TooDeep:
+        raise BadRequest(f"Malformed XML: nested deeper than {MAX_DEPTH} levels") from None
     except ParseError as exc:
         raise BadRequest(f"Malformed XML: {exc}") from None
-    value = _element_value(root, depth=0)
+    value = _element_value(root)
     if isinstance(value, str) and not value:
         return {}
     if not isinstance(value, dict):
@@ -45,37 +86,40 @@ def parse_xml(raw: bytes) -> dict[str, Any]:
     return value
 
 
+def _require_utf8(raw: bytes) -> None:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"Malformed XML: the body is not UTF-8 (invalid byte at offset {exc.start})") from None
+    declared = _DECLARED_ENCODING.match(raw)
+    if declared and declared.group(1).decode("ascii", "replace").strip().lower() not in {"utf-8", "utf8"}:
+        shown = declared.group(1).decode("ascii", "replace")
+        raise BadRequest(f"Malformed XML: the body must be UTF-8, not {shown!r}")
+
+
 def _is_array(element: Element) -> bool:
     return element.get("array", "").strip().lower() == "true"
 
 
-def _element_value(element: Element, depth: int) -> Any:
-    if depth > MAX_DEPTH:
-        raise BadRequest(f"Malformed XML: nested deeper than {MAX_DEPTH} levels")
+def _element_value(element: Element) -> Any:
+    """The element as JSON would carry it; depth is bounded by the parser."""
     children = list(element)
     if not children:
-        text = (element.text or "").strip()
-        if _is_array(element) and not text:
-            return []
-        return text
-    result: dict[str, Any] = {}
+        return (element.text or "").strip()
+    groups: dict[str, list[Element]] = {}
     for child in children:
-        value = _element_value(child, depth + 1)
-        if child.tag in result:
-            existing = result[child.tag]
-            if isinstance(existing, _Repeated):
-                existing.append(value)
-            else:
-                result[child.tag] = _Repeated([existing, value])
-        elif _is_array(child):
-            result[child.tag] = value if isinstance(value, list) else _Repeated([value])
+        groups.setdefault(child.tag, []).append(child)
+    result: dict[str, Any] = {}
+    for tag, elements in groups.items():
+        if len(elements) > 1:
+            # Repeated siblings: one item each (an empty element is an empty string here).
+            result[tag] = [_element_value(item) for item in elements]
+        elif _is_array(elements[0]):
+            value = _element_value(elements[0])
+            result[tag] = [] if value == "" else [value]
         else:
-            result[child.tag] = value
-    return {key: list(value) if isinstance(value, _Repeated) else value for key, value in result.items()}
-
-
-class _Repeated(list[Any]):
-    """A list built from repeated elements (as opposed to a value that is itself a list)."""
+            result[tag] = _element_value(elements[0])
+    return result
 
 
 def render_xml(document: Mapping[str, Any]) -> bytes:
@@ -97,7 +141,11 @@ def _write(name: str, value: Any, lines: list[str]) -> None:
             _write(key, item, lines)
         lines.append(f"</{name}>")
     else:
-        lines.append(f"<{name}>{escape(_text(value))}</{name}>")
+        lines.append(f"<{name}>{_escape(_text(value))}</{name}>")
+
+
+def _escape(text: str) -> str:
+    return escape(_XML_FORBIDDEN.sub("\ufffd", text), _ESCAPES)
 
 
 def _text(value: Any) -> str:

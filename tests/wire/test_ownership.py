@@ -1,0 +1,139 @@
+"""Unknown and foreign objects (api.md section 6): another account's is just not found."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.helpers import Api
+from tests.wire.support import assert_error, post_json
+
+TASK_NOT_FOUND = "Task not found"
+
+
+@pytest.fixture
+async def other(api: Api, engine: AsyncEngine) -> Api:
+    """A second account on the same app."""
+    return await Api.for_new_account(api.client, engine)
+
+
+async def test_foreign_database_is_reported_like_unknown(api: Api, other: Api) -> None:
+    database_id, _ = await api.setup_catalog()
+    unknown = database_id + 1000
+    assert_error(await other.raw("databases/get", {"id": database_id}), 404, f"Database not found: {database_id}")
+    assert_error(await other.raw("databases/get", {"id": unknown}), 404, f"Database not found: {unknown}")
+    assert (await api.ok("databases/get", {"id": database_id}))["id"] == database_id
+
+
+async def test_foreign_database_in_refresh_is_reported_like_unknown(api: Api, other: Api) -> None:
+    database_id, _ = await api.setup_catalog()
+    own_database, own_resource = await other.setup_catalog()
+    for method, body in [
+        ("databases/refresh_counters", {"id": database_id, "resource_id": own_resource}),
+        ("resources/refresh_counters", {"id": own_resource, "list_id": database_id}),
+        ("databases/get_counters", {"id": database_id, "resource_id": own_resource}),
+    ]:
+        assert_error(await other.raw(method, body), 404, f"Database not found: {database_id}")
+    assert own_database != database_id
+
+
+async def test_foreign_resource_in_refresh_is_reported_like_unknown(api: Api, other: Api) -> None:
+    _, resource_id = await api.setup_catalog()
+    own_database, _ = await other.setup_catalog()
+    for rid in (resource_id, resource_id + 1000):
+        for method, body in [
+            ("databases/refresh_counters", {"id": own_database, "resource_id": rid}),
+            ("resources/refresh_counters", {"id": rid, "list_id": own_database}),
+            ("databases/get_counters", {"id": own_database, "resource_id": rid}),
+        ]:
+            assert_error(await other.raw(method, body), 404, f"Resource not found: {rid}")
+
+
+async def test_foreign_database_in_resource_add_is_reported_like_unknown(api: Api, other: Api) -> None:
+    database_id, _ = await api.setup_catalog()
+    body = {"name": "News", "channels": ["email"], "dbs_ids": [database_id]}
+    assert_error(await other.raw("resources/add", body), 404, f"Database not found: {database_id}")
+    assert (await other.ok("resources/list"))["total_count"] == 0
+
+
+async def test_foreign_objects_are_not_listed(api: Api, other: Api) -> None:
+    await api.setup_catalog()
+    assert await other.ok("databases/list") == {"items": [], "next_from_id": 0, "total_count": 0}
+    assert await other.ok("resources/list") == {"items": [], "next_from_id": 0, "total_count": 0}
+
+
+async def test_foreign_task_is_reported_like_unknown(api: Api, other: Api) -> None:
+    database_id, resource_id = await api.setup_catalog()
+    task_id = (await api.ok("databases/refresh_counters", {"id": database_id, "resource_id": resource_id}))["task_id"]
+    assert_error(await other.raw("tasks/status", {"task_id": task_id}), 404, TASK_NOT_FOUND)
+    unknown = "00000000-0000-4000-8000-000000000000"
+    assert_error(await other.raw("tasks/status", {"task_id": unknown}), 404, TASK_NOT_FOUND)
+    assert (await api.ok("tasks/status", {"task_id": task_id}))["task_id"] == task_id
+
+
+async def test_unlinked_resource_is_400(api: Api) -> None:
+    database_id, _ = await api.setup_catalog()
+    resource_id = (await api.ok("resources/add", {"name": "Alone", "channels": ["email"]}))["id"]
+    response = await api.raw("databases/refresh_counters", {"id": database_id, "resource_id": resource_id})
+    assert_error(response, 400, f"Invalid parameter: resource {resource_id} is not linked to database {database_id}")
+
+
+MALFORMED_TASK_IDS: list[Any] = [
+    "",
+    "   ",
+    "abc",
+    "6908adeb-346e-4f5e-9f68-df062bf795cf",
+    "6908ADEB-346E-4F5E-9F68-DF062BF795CF",
+    "x" * 10_000,
+    "'; DROP TABLE tasks; --",
+    "%",
+    5,
+    2**70,
+    1.5,
+    True,
+    None,
+    [],
+    ["6908adeb-346e-4f5e-9f68-df062bf795cf"],
+    {"id": "x"},
+]
+
+
+async def test_malformed_task_id_is_task_not_found(api: Api) -> None:
+    for task_id in MALFORMED_TASK_IDS:
+        response = await post_json(api.client, "tasks/status", {"token": api.token, "task_id": task_id})
+        assert_error(response, 404, TASK_NOT_FOUND)
+
+
+async def test_task_id_with_nul_or_lone_surrogate_is_task_not_found(api: Api) -> None:
+    # Neither can reach the database (PostgreSQL refuses NUL; no database encodes "\ud800").
+    for task_id in ["a\x00b", "\ud800", "6908adeb-346e-4f5e-9f68-df062bf795c\x00"]:
+        response = await post_json(api.client, "tasks/status", {"token": api.token, "task_id": task_id})
+        assert_error(response, 404, TASK_NOT_FOUND)
+
+
+async def test_malformed_task_id_in_xml_is_task_not_found(api: Api) -> None:
+    for element in ["<task_id/>", "<task_id>zz</task_id>", "<task_id><a>1</a></task_id>", '<task_id array="true"/>']:
+        body = f"<xml><token>{api.token}</token>{element}</xml>"
+        response = await api.client.post("/api/v1.1/tasks/status", content=body, headers={"Content-Type": "text/xml"})
+        assert_error(response, 404, TASK_NOT_FOUND)
+
+
+async def test_unknown_token_is_401_before_anything_else(api: Api) -> None:
+    for method in ["tasks/status", "databases/get", "databases/refresh_counters", "resources/add"]:
+        response = await post_json(api.client, method, {"token": api.token + "x", "id": 1, "task_id": "t"})
+        assert_error(response, 401, "Invalid token: unknown or revoked")
+
+
+async def test_token_that_cannot_exist_is_401(api: Api) -> None:
+    for token in ["\ud800", "tly_\x00", "tly_\u00e9", "tly_\n", api.token + "\x00"]:
+        response = await post_json(api.client, "databases/list", {"token": token})
+        assert_error(response, 401, "Invalid token: unknown or revoked")
+
+
+async def test_missing_token_on_a_task_is_401(api: Api) -> None:
+    database_id, resource_id = await api.setup_catalog()
+    task_id = (await api.ok("databases/refresh_counters", {"id": database_id, "resource_id": resource_id}))["task_id"]
+    response = await post_json(api.client, "tasks/status", {"task_id": task_id})
+    assert_error(response, 401, "Missing token: pass it as the token parameter or as 'Authorization: Bearer <token>'")
