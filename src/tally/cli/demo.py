@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import sys
 
@@ -10,7 +9,7 @@ import click
 
 from tally.accounts.service import token_create
 from tally.catalog.service import database_add, resource_add
-from tally.cli.common import database_url_option, open_engine, settings_for
+from tally.cli.common import account_name, database_url_option, open_engine, run_with_database, settings_for
 from tally.demo import demo_profiles
 from tally.profiles.service import profiles_add
 from tally.store.engine import write_transaction
@@ -27,7 +26,7 @@ BATCH = 10_000
     type=click.IntRange(0, 100_000_000),
     help="How many profiles to create.",
 )
-@click.option("--account", default="demo", show_default=True, help="Account to create them in.")
+@click.option("--account", default="demo", show_default=True, callback=account_name, help="Account to create them in.")
 @database_url_option
 def demo(count: int, account: str, database_url: str | None) -> None:
     """Create demo data: a token, a database, a resource (email, sms, push) and N profiles.
@@ -62,7 +61,7 @@ def demo(count: int, account: str, database_url: str | None) -> None:
             await engine.dispose()
         return created.token, database_id, resource_id
 
-    token, database_id, resource_id = asyncio.run(main())
+    token, database_id, resource_id = run_with_database(main(), settings)
     click.echo(f"account: {account}")
     click.echo(f"database_id: {database_id}")
     click.echo(f"resource_id: {resource_id}")

@@ -9,7 +9,14 @@ import click
 import uvicorn
 
 from tally.accounts.service import token_create
-from tally.cli.common import database_url_option, open_engine, settings_for, setup_logging
+from tally.cli.common import (
+    account_name,
+    database_url_option,
+    open_engine,
+    run_with_database,
+    settings_for,
+    setup_logging,
+)
 from tally.cli.demo import demo
 from tally.store.engine import create_engine
 from tally.store.migrate import upgrade
@@ -37,7 +44,7 @@ def serve(host: str, port: int, database_url: str | None, no_worker: bool, log_l
 
     setup_logging(log_level.upper())
     settings = settings_for(database_url)
-    asyncio.run(_prepare(settings.database_url))
+    run_with_database(_prepare(settings.database_url), settings)
     app = create_app(settings, embedded_worker=not no_worker)
     uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=30)
 
@@ -65,17 +72,18 @@ def worker(database_url: str | None, concurrency: int) -> None:
     settings = settings_for(database_url, worker_concurrency=concurrency)
 
     async def main() -> None:
-        engine = await open_engine(settings)
+        # Handlers first: a SIGTERM while the schema is checked must stop us cleanly too.
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        engine = await open_engine(settings)
         try:
             await Worker(engine, settings, {kind.name: kind.run for kind in TASK_KINDS.values()}).run(stop)
         finally:
             await engine.dispose()
 
-    asyncio.run(main())
+    run_with_database(main(), settings)
 
 
 @cli.command()
@@ -92,7 +100,7 @@ def migrate(database_url: str | None) -> None:
         finally:
             await engine.dispose()
 
-    asyncio.run(main())
+    run_with_database(main(), settings)
     click.echo("Schema is up to date.", err=True)
 
 
@@ -102,7 +110,7 @@ def token() -> None:
 
 
 @token.command("create")
-@click.option("--account", required=True, help="Account name; created if it does not exist.")
+@click.option("--account", required=True, callback=account_name, help="Account name; created if it does not exist.")
 @database_url_option
 def token_create_command(account: str, database_url: str | None) -> None:
     """Create a token for ACCOUNT and print it alone on the last line of stdout.
@@ -119,7 +127,7 @@ def token_create_command(account: str, database_url: str | None) -> None:
             await engine.dispose()
         return created.token
 
-    new_token = asyncio.run(main())
+    new_token = run_with_database(main(), settings)
     click.echo(f"Token for account {account!r} (shown once, keep it safe):", err=True)
     click.echo(new_token)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import Field
@@ -19,16 +20,32 @@ class TaskRef(Params):
     task_id: Any = Field(description="Task id from refresh_counters")
 
 
+TASK_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+
+
+def task_key(raw: object) -> str | None:
+    """The stored form of a task id (a lower-case UUID), or None for anything that cannot be one.
+
+    Only a well-formed id reaches the database: a NUL or a lone surrogate in arbitrary text
+    would make the query itself fail (500) instead of finding nothing.
+    """
+    if not isinstance(raw, str) or not TASK_ID.fullmatch(raw.strip()):
+        return None
+    return raw.strip().lower()
+
+
 async def task_status(call: Call, params: TaskRef) -> dict[str, Any]:
     # Any id that names no task of this account, malformed or not, is simply not found.
-    task_id = params.task_id if isinstance(params.task_id, str) else ""
+    task_id = task_key(params.task_id)
     async with read_transaction(call.runtime.engine) as conn:
-        task = await task_get(conn, call.account_id, task_id.strip()) if task_id.strip() else None
+        task = None if task_id is None else await task_get(conn, call.account_id, task_id)
         if task is None:
             raise TaskNotFound()
         result = None
         if task.status is TaskStatus.COMPLETED and task.result is not None:
-            result = await call.runtime.task_kinds[task.kind].present(conn, task)
+            # A kind this process does not know (a newer or retired one) shows its stored result.
+            kind = call.runtime.task_kinds.get(task.kind)
+            result = task.result if kind is None else await kind.present(conn, task)
     return {
         "status": task.status.value,
         "progress": task.progress,

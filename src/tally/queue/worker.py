@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import os
 import socket
@@ -53,7 +54,8 @@ Runner = Callable[[Execution], Awaitable[Finish]]
 
 
 def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    # tasks.lease_owner holds 100 characters: a long FQDN must not make every claim fail.
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
 class Worker:
@@ -75,11 +77,14 @@ class Worker:
         self.name = name or worker_name()
         self.lease = timedelta(seconds=settings.lease_seconds)
         self._running: set[asyncio.Task[None]] = set()
+        self._claims = itertools.count(1)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Claim and run tasks until ``stop`` is set, then let running ones finish."""
         log.info("worker %s started (concurrency %d)", self.name, self.settings.worker_concurrency)
         while not stop.is_set():
+            # Cleared before the pass, not after: a task queued while we look is not missed.
+            self.wakeup.clear()
             try:
                 await self.maintain()
                 while len(self._running) < self.settings.worker_concurrency:
@@ -88,7 +93,7 @@ class Worker:
                         break
                     running = asyncio.create_task(self.execute(task))
                     self._running.add(running)
-                    running.add_done_callback(self._running.discard)
+                    running.add_done_callback(self._execution_done)
             except Exception:
                 log.exception("worker %s: queue pass failed; retrying", self.name)
             await self._sleep(stop)
@@ -96,8 +101,14 @@ class Worker:
             await asyncio.wait(self._running)
         log.info("worker %s stopped", self.name)
 
+    def _execution_done(self, running: asyncio.Task[None]) -> None:
+        self._running.discard(running)
+        # A free slot: look at the queue now rather than after the poll interval.
+        self.wakeup.set()
+        if not running.cancelled() and (error := running.exception()) is not None:
+            log.error("worker %s: a task execution crashed", self.name, exc_info=error)
+
     async def _sleep(self, stop: asyncio.Event) -> None:
-        self.wakeup.clear()
         waits = [asyncio.ensure_future(self.wakeup.wait()), asyncio.ensure_future(stop.wait())]
         await asyncio.wait(waits, timeout=self.settings.poll_interval, return_when=asyncio.FIRST_COMPLETED)
         for wait in waits:
@@ -128,8 +139,11 @@ class Worker:
             )
 
     async def claim(self) -> Task | None:
+        # The lease belongs to this claim, not merely to this worker: if the task is reaped
+        # and this same worker claims it again, the first execution has still lost it.
+        owner = f"{self.name}#{next(self._claims)}"
         async with write_transaction(self.engine) as conn:
-            task = await queries.task_claim(conn, owner=self.name, now=self.clock(), lease=self.lease)
+            task = await queries.task_claim(conn, owner=owner, now=self.clock(), lease=self.lease)
         if task is not None:
             log.info("claimed %s task %s (attempt %d)", task.kind, task.id, task.attempts)
         return task
@@ -139,7 +153,7 @@ class Worker:
             await queries.task_renew_lease(
                 conn,
                 task_id=task.id,
-                owner=self.name,
+                owner=_owner(task),
                 now=self.clock(),
                 lease=self.lease,
                 progress=progress,
@@ -175,9 +189,18 @@ class Worker:
             async with write_transaction(self.engine) as conn:
                 now = self.clock()
                 result = await finish(conn, now)
-                await queries.task_complete(conn, task_id=task.id, owner=self.name, now=now, result=result)
+                await queries.task_complete(conn, task_id=task.id, owner=_owner(task), now=now, result=result)
         except LeaseLost:
             log.warning("task %s finished after its lease was lost; result discarded", task.id)
+            return
+        except TaskFailed as failure:
+            await self._finish_with_error(task, str(failure))
+            return
+        except Exception as exc:
+            # Without this the task would sit in processing until its lease expired, and
+            # end, after every retry failed the same way, as "abandoned".
+            log.exception("task %s failed while recording its result", task.id)
+            await self._finish_with_error(task, f"Internal error while running the task ({type(exc).__name__})")
             return
         log.info("completed task %s", task.id)
 
@@ -202,8 +225,17 @@ class Worker:
     async def _finish_with_error(self, task: Task, error_text: str) -> None:
         try:
             async with write_transaction(self.engine) as conn:
-                await queries.task_fail(conn, task_id=task.id, owner=self.name, now=self.clock(), error_text=error_text)
+                await queries.task_fail(
+                    conn, task_id=task.id, owner=_owner(task), now=self.clock(), error_text=error_text
+                )
         except LeaseLost:
             log.warning("task %s failed after its lease was lost", task.id)
             return
         log.info("task %s ended with error: %s", task.id, error_text)
+
+
+def _owner(task: Task) -> str:
+    """The lease token of a claimed task: every write of its run must name it."""
+    if task.lease_owner is None:
+        raise LeaseLost(task.id)
+    return task.lease_owner
