@@ -6,19 +6,25 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from starlette.responses import JSONResponse
 
 from tally import __version__
 from tally.catalog import routes as catalog_routes
 from tally.config import Settings
 from tally.counters import routes as counters_routes
+from tally.feedback import runner as feedback_runner
+from tally.feedback.service import release_deliveries
 from tally.profiles import routes as profiles_routes
 from tally.queue import routes as queue_routes
 from tally.queue.kinds import TaskKind
+from tally.queue.queries import Task, task_get_any
+from tally.queue.routes import status_data
 from tally.queue.worker import Worker
 from tally.runtime import Runtime
 from tally.store.engine import create_engine, read_transaction
@@ -36,7 +42,32 @@ METHODS: list[Method] = [
     *counters_routes.METHODS,
     *queue_routes.METHODS,
 ]
-TASK_KINDS: dict[str, TaskKind] = {kind.name: kind for kind in [counters_routes.REFRESH_KIND]}
+
+
+async def _stored_result(conn: AsyncConnection, task: Task) -> Any:
+    return task.result
+
+
+DELIVERY_KIND = TaskKind(feedback_runner.KIND, feedback_runner.run_delivery, _stored_result)
+TASK_KINDS: dict[str, TaskKind] = {kind.name: kind for kind in [counters_routes.REFRESH_KIND, DELIVERY_KIND]}
+
+
+async def _release_feedback(conn: AsyncConnection, task_id: str, now: datetime) -> None:
+    """When a task ends, queue its feedback deliveries with the tasks/status envelope."""
+
+    async def status_of(conn: AsyncConnection, task_id: str) -> dict[str, Any]:
+        task = await task_get_any(conn, task_id)
+        assert task is not None
+        return await status_data(conn, task, TASK_KINDS)
+
+    await release_deliveries(conn, task_id, now, status_of)
+
+
+def build_worker(engine: AsyncEngine, settings: Settings, wakeup: asyncio.Event | None = None) -> Worker:
+    """The worker of every task kind, embedded or in its own process."""
+    runners = {kind.name: kind.run for kind in TASK_KINDS.values()}
+    return Worker(engine, settings, runners, wakeup=wakeup, on_finished=_release_feedback)
+
 
 DESCRIPTION = """\
 Subscription statistics for marketing profile databases, in the Altcraft Marketing
@@ -57,13 +88,7 @@ def create_app(settings: Settings, *, embedded_worker: bool = True) -> FastAPI:
         stop = asyncio.Event()
         worker_task = None
         if embedded_worker:
-            worker = Worker(
-                engine,
-                settings,
-                {k.name: k.run for k in TASK_KINDS.values()},
-                wakeup=runtime.task_queued,
-            )
-            worker_task = asyncio.create_task(worker.run(stop))
+            worker_task = asyncio.create_task(build_worker(engine, settings, runtime.task_queued).run(stop))
         try:
             yield
         finally:

@@ -19,6 +19,7 @@ DEFAULT_MAX_ATTEMPTS = 3
 DEFAULT_TASK_RETENTION_DAYS = 30.0
 DEFAULT_POLL_INTERVAL = 1.0
 DEFAULT_WORKER_CONCURRENCY = 1
+DEFAULT_SHUTDOWN_GRACE = 25.0
 DEFAULT_FEEDBACK_TIMEOUT = 15.0
 #: Seconds between delivery attempts: about 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
 DEFAULT_FEEDBACK_RETRY_SCHEDULE = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
@@ -47,6 +48,8 @@ class Settings:
     #: Seconds between looks at the queue when nothing woke the worker.
     poll_interval: float = DEFAULT_POLL_INTERVAL
     worker_concurrency: int = DEFAULT_WORKER_CONCURRENCY
+    #: On SIGTERM, seconds a worker lets its running tasks finish before putting them back.
+    shutdown_grace: float = DEFAULT_SHUTDOWN_GRACE
     #: A delivery attempt must get its 2xx within this many seconds.
     feedback_timeout: float = DEFAULT_FEEDBACK_TIMEOUT
     feedback_retry_schedule: tuple[float, ...] = DEFAULT_FEEDBACK_RETRY_SCHEDULE
@@ -68,6 +71,7 @@ _ENV: dict[str, tuple[str, object]] = {
     "task_retention_days": ("TALLY_TASK_RETENTION_DAYS", float),
     "poll_interval": ("TALLY_POLL_INTERVAL", float),
     "worker_concurrency": ("TALLY_WORKER_CONCURRENCY", int),
+    "shutdown_grace": ("TALLY_SHUTDOWN_GRACE", float),
     "feedback_timeout": ("TALLY_FEEDBACK_TIMEOUT", float),
     "feedback_retry_schedule": ("TALLY_FEEDBACK_RETRY_SCHEDULE", "schedule"),
     "feedback_allowed_networks": ("TALLY_FEEDBACK_ALLOWED_NETWORKS", "networks"),

@@ -38,9 +38,10 @@ async def _renew(engine: AsyncEngine, task_id: str, owner: str, progress: int | 
 
 async def _reap(engine: AsyncEngine, seconds_after_t0: float, max_attempts: int = 3) -> int:
     async with write_transaction(engine) as conn:
-        return await queries.task_reap_expired(
+        reaped = await queries.task_reap_expired(
             conn, now=T0 + timedelta(seconds=seconds_after_t0), max_attempts=max_attempts
         )
+    return reaped.count
 
 
 async def test_task_insert_new_key_creates_queued_task(engine: AsyncEngine, account_id: int) -> None:

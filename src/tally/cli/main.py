@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from datetime import timedelta
 
 import click
 import uvicorn
@@ -18,6 +19,7 @@ from tally.cli.common import (
     setup_logging,
 )
 from tally.cli.demo import demo
+from tally.feedback.service import secret_create
 from tally.store.engine import create_engine
 from tally.store.migrate import upgrade
 
@@ -65,8 +67,7 @@ async def _prepare(database_url: str) -> None:
 )
 def worker(database_url: str | None, concurrency: int) -> None:
     """Run tasks from the queue (no HTTP) until SIGTERM or Ctrl-C."""
-    from tally.app import TASK_KINDS
-    from tally.queue.worker import Worker
+    from tally.app import build_worker
 
     setup_logging()
     settings = settings_for(database_url, worker_concurrency=concurrency)
@@ -79,7 +80,7 @@ def worker(database_url: str | None, concurrency: int) -> None:
             loop.add_signal_handler(sig, stop.set)
         engine = await open_engine(settings)
         try:
-            await Worker(engine, settings, {kind.name: kind.run for kind in TASK_KINDS.values()}).run(stop)
+            await build_worker(engine, settings).run(stop)
         finally:
             await engine.dispose()
 
@@ -130,6 +131,60 @@ def token_create_command(account: str, database_url: str | None) -> None:
     new_token = run_with_database(main(), settings)
     click.echo(f"Token for account {account!r} (shown once, keep it safe):", err=True)
     click.echo(new_token)
+
+
+@cli.group()
+def secret() -> None:
+    """Signing secrets for feedback deliveries (Standard Webhooks).
+
+    Deliveries of an account without a secret are sent unsigned.
+    """
+
+
+def _new_secret(account: str, database_url: str | None, *, rotate: bool) -> None:
+    settings = settings_for(database_url)
+    grace = timedelta(hours=settings.secret_grace_hours if rotate else 0)
+
+    async def main() -> str:
+        engine = await open_engine(settings)
+        try:
+            return await secret_create(engine, account, grace=grace)
+        finally:
+            await engine.dispose()
+
+    new = run_with_database(main(), settings)
+    if rotate:
+        click.echo(
+            f"New signing secret for {account!r}; the previous one keeps signing for "
+            f"{settings.secret_grace_hours:g} h (TALLY_SECRET_GRACE_HOURS):",
+            err=True,
+        )
+    else:
+        click.echo(f"Signing secret for {account!r} (replaces any previous one at once):", err=True)
+    click.echo(new)
+
+
+@secret.command("create")
+@click.option("--account", required=True, callback=account_name, help="Account name; created if it does not exist.")
+@database_url_option
+def secret_create_command(account: str, database_url: str | None) -> None:
+    """Create the account's signing secret and print it alone on the last line of stdout.
+
+    Any previous secret stops signing at once; use 'rotate' to keep it valid for a while.
+    """
+    _new_secret(account, database_url, rotate=False)
+
+
+@secret.command("rotate")
+@click.option("--account", required=True, callback=account_name, help="Account name.")
+@database_url_option
+def secret_rotate_command(account: str, database_url: str | None) -> None:
+    """Add a new signing secret; the old one stays valid for the grace period.
+
+    During the grace period deliveries carry both signatures, space-separated, so
+    receivers can switch to the new secret at their own pace.
+    """
+    _new_secret(account, database_url, rotate=True)
 
 
 cli.add_command(demo)

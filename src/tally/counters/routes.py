@@ -8,39 +8,51 @@ from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tally.counters import refresh
+from tally.feedback.params import Feedback, OptionalFeedback
+from tally.feedback.queries import delivery_register
 from tally.queue.kinds import TaskKind
 from tally.queue.queries import Task
 from tally.store.engine import read_transaction, write_transaction
+from tally.store.types import utcnow
 from tally.wire.methods import Call, Method
 from tally.wire.params import Params, PositiveInt
 
 
-class DatabaseRefresh(Params):
+class DatabaseCounters(Params):
     id: PositiveInt = Field(description="Database id")
     resource_id: PositiveInt = Field(description="Resource id")
+
+
+class DatabaseRefresh(DatabaseCounters):
+    feedback: OptionalFeedback = Field(None, description="Where the finished task is delivered")
 
 
 class ResourceRefresh(Params):
     id: PositiveInt = Field(description="Resource id")
     list_id: PositiveInt = Field(description="Database id")
+    feedback: OptionalFeedback = Field(None, description="Where the finished task is delivered")
 
 
-async def _start(call: Call, database_id: int, resource_id: int) -> dict[str, Any]:
+async def _start(call: Call, database_id: int, resource_id: int, feedback: Feedback | None) -> dict[str, Any]:
     async with write_transaction(call.runtime.engine) as conn:
         task_id = await refresh.refresh_start(conn, call.account_id, database_id, resource_id)
+        if feedback is not None:
+            await delivery_register(
+                conn, task_id=task_id, account_id=call.account_id, url=feedback.url, type_=feedback.type, now=utcnow()
+            )
     call.runtime.task_queued.set()
     return {"task_id": task_id}
 
 
 async def database_refresh(call: Call, params: DatabaseRefresh) -> dict[str, Any]:
-    return await _start(call, params.id, params.resource_id)
+    return await _start(call, params.id, params.resource_id, params.feedback)
 
 
 async def resource_refresh(call: Call, params: ResourceRefresh) -> dict[str, Any]:
-    return await _start(call, params.list_id, params.id)
+    return await _start(call, params.list_id, params.id, params.feedback)
 
 
-async def database_counters(call: Call, params: DatabaseRefresh) -> list[dict[str, Any]]:
+async def database_counters(call: Call, params: DatabaseCounters) -> list[dict[str, Any]]:
     async with read_transaction(call.runtime.engine) as conn:
         return await refresh.counters_get(conn, call.account_id, params.id, params.resource_id)
 
@@ -63,7 +75,7 @@ METHODS = [
     Method("resources/refresh_counters", ResourceRefresh, resource_refresh,
            "Start the same recount from the resource side",
            example={"id": 24, "list_id": 5}, response_example=_TASK),
-    Method("databases/get_counters", DatabaseRefresh, database_counters,
+    Method("databases/get_counters", DatabaseCounters, database_counters,
            "The counters stored by the last finished refresh, without counting",
            example={"id": 5, "resource_id": 24}, response_example=[_EMAIL]),
 ]  # fmt: skip

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tally.queue.errors import LeaseLost
 from tally.queue.states import TaskStatus
+from tally.queue.wakeup import notify_task_queued
 from tally.store.engine import is_sqlite
 from tally.store.tables import tasks
 
@@ -92,9 +93,10 @@ async def task_insert(
             )
         inserted = await conn.scalar(statement.returning(tasks.c.id))
         if inserted is not None:
+            await notify_task_queued(conn)
             return str(inserted), True
         assert dedupe_key is not None
-        existing = await task_active_for_key(conn, dedupe_key)
+        existing = await task_active_for_key(conn, dedupe_key, lock=True)
         if existing is not None:
             return existing, False
         # The active task finished between our insert and our look: insert again.
@@ -102,8 +104,14 @@ async def task_insert(
 
 
 # task_active_for_key -- the queued or processing task holding a dedupe key, if any.
-async def task_active_for_key(conn: AsyncConnection, dedupe_key: str) -> str | None:
-    found = await conn.scalar(select(tasks.c.id).where(tasks.c.dedupe_key == dedupe_key, text(_ACTIVE_PREDICATE)))
+async def task_active_for_key(conn: AsyncConnection, dedupe_key: str, *, lock: bool = False) -> str | None:
+    """With ``lock`` (PostgreSQL), the row stays locked until commit: the task cannot finish
+    meanwhile, so whatever this transaction attaches to it (feedback) is seen by its finish.
+    """
+    query = select(tasks.c.id).where(tasks.c.dedupe_key == dedupe_key, text(_ACTIVE_PREDICATE))
+    if lock and not is_sqlite(conn):
+        query = query.with_for_update()
+    found = await conn.scalar(query)
     return None if found is None else str(found)
 
 
@@ -214,10 +222,22 @@ async def task_release(conn: AsyncConnection, *, task_id: str, owner: str) -> No
     )
 
 
+@dataclass(frozen=True)
+class Reaped:
+    """What a reaper pass did: tasks put back, and tasks it ended as error (their ids)."""
+
+    requeued: int
+    abandoned: list[str]
+
+    @property
+    def count(self) -> int:
+        return self.requeued + len(self.abandoned)
+
+
 # task_reap_expired -- processing -> queued (attempts left) or error (none left), lease expired.
-async def task_reap_expired(conn: AsyncConnection, *, now: datetime, max_attempts: int) -> int:
+async def task_reap_expired(conn: AsyncConnection, *, now: datetime, max_attempts: int) -> Reaped:
     expired = (tasks.c.status == TaskStatus.PROCESSING.value) & (tasks.c.lease_expires_at < now)
-    exhausted = await conn.execute(
+    abandoned = await conn.execute(
         update(tasks)
         .where(expired, tasks.c.attempts >= max_attempts)
         .values(
@@ -227,7 +247,9 @@ async def task_reap_expired(conn: AsyncConnection, *, now: datetime, max_attempt
             lease_owner=None,
             lease_expires_at=None,
         )
+        .returning(tasks.c.id)
     )
+    abandoned_ids = [str(task_id) for task_id in abandoned.scalars()]
     requeued = await conn.execute(
         update(tasks)
         .where(expired, tasks.c.attempts < max_attempts)
@@ -238,7 +260,31 @@ async def task_reap_expired(conn: AsyncConnection, *, now: datetime, max_attempt
             scheduled_at=now,
         )
     )
-    return int(exhausted.rowcount) + int(requeued.rowcount)
+    return Reaped(requeued=int(requeued.rowcount), abandoned=abandoned_ids)
+
+
+# task_retry_later -- processing -> queued by its lease holder, due at `run_at`; a new try
+# starts with fresh attempts (they count claims lost to dead workers, not planned retries).
+async def task_retry_later(conn: AsyncConnection, *, task_id: str, owner: str, run_at: datetime) -> None:
+    outcome = await conn.execute(
+        update(tasks)
+        .where(_held_by(task_id, owner))
+        .values(
+            status=TaskStatus.QUEUED.value,
+            scheduled_at=run_at,
+            attempts=0,
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+    )
+    if outcome.rowcount != 1:
+        raise LeaseLost(task_id)
+
+
+# task_get_any -- one task by id, whatever its account (the worker's own reads).
+async def task_get_any(conn: AsyncConnection, task_id: str) -> Task | None:
+    row = (await conn.execute(select(tasks).where(tasks.c.id == task_id))).first()
+    return None if row is None else Task.from_row(row)
 
 
 # task_purge_finished -- delete completed and error tasks finished before `before`.

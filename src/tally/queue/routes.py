@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import Field
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tally.counters.timefmt import rfc3339_ms
+from tally.feedback.queries import delivery_list_for_task
 from tally.queue.errors import TaskNotFound
-from tally.queue.queries import task_get
+from tally.queue.kinds import TaskKind
+from tally.queue.queries import Task, task_get
 from tally.queue.states import TaskStatus
 from tally.store.engine import read_transaction
 from tally.wire.methods import Call, Method
@@ -34,18 +38,13 @@ def task_key(raw: object) -> str | None:
     return raw.strip().lower()
 
 
-async def task_status(call: Call, params: TaskRef) -> dict[str, Any]:
-    # Any id that names no task of this account, malformed or not, is simply not found.
-    task_id = task_key(params.task_id)
-    async with read_transaction(call.runtime.engine) as conn:
-        task = None if task_id is None else await task_get(conn, call.account_id, task_id)
-        if task is None:
-            raise TaskNotFound()
-        result = None
-        if task.status is TaskStatus.COMPLETED and task.result is not None:
-            # A kind this process does not know (a newer or retired one) shows its stored result.
-            kind = call.runtime.task_kinds.get(task.kind)
-            result = task.result if kind is None else await kind.present(conn, task)
+async def status_data(conn: AsyncConnection, task: Task, kinds: Mapping[str, TaskKind]) -> dict[str, Any]:
+    """The ``data`` of tasks/status for a task, as of now, without ``feedback``."""
+    result = None
+    if task.status is TaskStatus.COMPLETED and task.result is not None:
+        # A kind this process does not know (a newer or retired one) shows its stored result.
+        kind = kinds.get(task.kind)
+        result = task.result if kind is None else await kind.present(conn, task)
     return {
         "status": task.status.value,
         "progress": task.progress,
@@ -56,6 +55,20 @@ async def task_status(call: Call, params: TaskRef) -> dict[str, Any]:
         "started": rfc3339_ms(task.started_at),
         "finished": rfc3339_ms(task.finished_at),
     }
+
+
+async def task_status(call: Call, params: TaskRef) -> dict[str, Any]:
+    # Any id that names no task of this account, malformed or not, is simply not found.
+    task_id = task_key(params.task_id)
+    async with read_transaction(call.runtime.engine) as conn:
+        task = None if task_id is None else await task_get(conn, call.account_id, task_id)
+        if task is None:
+            raise TaskNotFound()
+        data = await status_data(conn, task, call.runtime.task_kinds)
+        deliveries = await delivery_list_for_task(conn, task.id)
+    if deliveries:
+        data["feedback"] = [delivery.as_data() for delivery in deliveries]
+    return data
 
 
 METHODS = [

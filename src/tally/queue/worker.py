@@ -22,9 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tally.config import Settings
 from tally.queue import queries
-from tally.queue.errors import LeaseLost, TaskFailed
+from tally.queue.errors import LeaseLost, RetryLater, TaskFailed
 from tally.queue.queries import Task
-from tally.store.engine import write_transaction
+from tally.queue.wakeup import listen
+from tally.store.engine import is_sqlite, write_transaction
 from tally.store.types import utcnow
 
 log = logging.getLogger("tally.worker")
@@ -51,6 +52,8 @@ class Execution:
 
 
 Runner = Callable[[Execution], Awaitable[Finish]]
+#: Called in the transaction that ends a task (completed or error), e.g. to queue feedback.
+FinishedHook = Callable[[AsyncConnection, str, datetime], Awaitable[object]]
 
 
 def worker_name() -> str:
@@ -68,6 +71,7 @@ class Worker:
         wakeup: asyncio.Event | None = None,
         clock: Clock = utcnow,
         name: str | None = None,
+        on_finished: FinishedHook | None = None,
     ) -> None:
         self.engine = engine
         self.settings = settings
@@ -76,12 +80,16 @@ class Worker:
         self.clock = clock
         self.name = name or worker_name()
         self.lease = timedelta(seconds=settings.lease_seconds)
-        self._running: set[asyncio.Task[None]] = set()
+        self.on_finished = on_finished
+        self._running: dict[asyncio.Task[None], Task] = {}
         self._claims = itertools.count(1)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Claim and run tasks until ``stop`` is set, then let running ones finish."""
         log.info("worker %s started (concurrency %d)", self.name, self.settings.worker_concurrency)
+        listener = None
+        if not is_sqlite(self.engine):
+            listener = asyncio.create_task(listen(self.settings.database_url, self.wakeup, stop))
         while not stop.is_set():
             # Cleared before the pass, not after: a task queued while we look is not missed.
             self.wakeup.clear()
@@ -92,17 +100,34 @@ class Worker:
                     if task is None:
                         break
                     running = asyncio.create_task(self.execute(task))
-                    self._running.add(running)
+                    self._running[running] = task
                     running.add_done_callback(self._execution_done)
             except Exception:
                 log.exception("worker %s: queue pass failed; retrying", self.name)
             await self._sleep(stop)
-        if self._running:
-            await asyncio.wait(self._running)
+        await self._drain()
+        if listener is not None:
+            await listener
         log.info("worker %s stopped", self.name)
 
+    async def _drain(self) -> None:
+        """Let running tasks finish within the grace period; put the others back."""
+        if not self._running:
+            return
+        grace = self.settings.shutdown_grace
+        log.info("worker %s stopping: waiting up to %gs for %d task(s)", self.name, grace, len(self._running))
+        _, unfinished = await asyncio.wait(list(self._running), timeout=grace)
+        held = [self._running[running] for running in unfinished]
+        for running in unfinished:
+            running.cancel()
+        await asyncio.gather(*unfinished, return_exceptions=True)
+        for task in held:
+            async with write_transaction(self.engine) as conn:
+                await queries.task_release(conn, task_id=task.id, owner=_owner(task))
+            log.warning("worker %s put task %s back in the queue unfinished", self.name, task.id)
+
     def _execution_done(self, running: asyncio.Task[None]) -> None:
-        self._running.discard(running)
+        self._running.pop(running, None)
         # A free slot: look at the queue now rather than after the poll interval.
         self.wakeup.set()
         if not running.cancelled() and (error := running.exception()) is not None:
@@ -127,10 +152,14 @@ class Worker:
         now = self.clock()
         async with write_transaction(self.engine) as conn:
             reaped = await queries.task_reap_expired(conn, now=now, max_attempts=self.settings.max_attempts)
+            for task_id in reaped.abandoned:
+                await self._finished(conn, task_id, now)
             retention = timedelta(days=self.settings.task_retention_days)
             purged = await queries.task_purge_finished(conn, before=now - retention)
-        if reaped:
-            log.warning("put back %d task(s) whose worker stopped renewing its lease", reaped)
+        if reaped.requeued:
+            log.warning("put back %d task(s) whose worker stopped renewing its lease", reaped.requeued)
+        if reaped.abandoned:
+            log.error("ended %d task(s) as error: their workers kept dying", len(reaped.abandoned))
         if purged:
             log.info(
                 "purged %d finished task(s) older than %s days",
@@ -177,6 +206,9 @@ class Worker:
         except TaskFailed as failure:
             await self._finish_with_error(task, str(failure))
             return
+        except RetryLater as retry:
+            await self._retry_later(task, retry)
+            return
         except Exception as exc:
             log.exception("task %s failed", task.id)
             await self._finish_with_error(task, f"Internal error while running the task ({type(exc).__name__})")
@@ -190,6 +222,7 @@ class Worker:
                 now = self.clock()
                 result = await finish(conn, now)
                 await queries.task_complete(conn, task_id=task.id, owner=_owner(task), now=now, result=result)
+                await self._finished(conn, task.id, now)
         except LeaseLost:
             log.warning("task %s finished after its lease was lost; result discarded", task.id)
             return
@@ -222,12 +255,28 @@ class Worker:
             except Exception:
                 log.exception("could not renew the lease of task %s; will retry", task.id)
 
+    async def _finished(self, conn: AsyncConnection, task_id: str, now: datetime) -> None:
+        if self.on_finished is not None:
+            await self.on_finished(conn, task_id, now)
+
+    async def _retry_later(self, task: Task, retry: RetryLater) -> None:
+        try:
+            async with write_transaction(self.engine) as conn:
+                now = self.clock()
+                await retry.finish(conn, now)
+                run_at = now + timedelta(seconds=retry.delay)
+                await queries.task_retry_later(conn, task_id=task.id, owner=_owner(task), run_at=run_at)
+        except LeaseLost:
+            log.warning("task %s asked for a retry after its lease was lost", task.id)
+            return
+        log.info("task %s will run again in %.1fs", task.id, retry.delay)
+
     async def _finish_with_error(self, task: Task, error_text: str) -> None:
         try:
             async with write_transaction(self.engine) as conn:
-                await queries.task_fail(
-                    conn, task_id=task.id, owner=_owner(task), now=self.clock(), error_text=error_text
-                )
+                now = self.clock()
+                await queries.task_fail(conn, task_id=task.id, owner=_owner(task), now=now, error_text=error_text)
+                await self._finished(conn, task.id, now)
         except LeaseLost:
             log.warning("task %s failed after its lease was lost", task.id)
             return
