@@ -6,6 +6,7 @@ leaves the database.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -53,9 +54,26 @@ def is_deliverable(channel: str, address: Mapping[str, Any]) -> bool:
     if not isinstance(cc_data, Mapping):
         return False
     cc_id = cc_data.get("id")
-    return bool(cc_id not in (None, "") and not isinstance(cc_id, Mapping | list)) or is_phone(cc_data.get("phone"))
+    # An id is a non-empty string or a number; a boolean is not an id.
+    has_id = isinstance(cc_id, str | int | float) and not isinstance(cc_id, bool) and cc_id != ""
+    return has_id or is_phone(cc_data.get("phone"))
+
+
+#: Longest canonical text kept as the key itself, in UTF-8 bytes. The key sits in a unique
+#: B-tree index (``address_key`` is ``String(1000)``, and PostgreSQL refuses index entries
+#: above about 2.7 kB), so a longer address is identified by a digest of its text instead.
+MAX_PLAIN_KEY_BYTES = 500
 
 
 def address_key(address: Mapping[str, Any]) -> str:
-    """A canonical text that identifies an address within its channel."""
-    return json.dumps(address, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """A canonical text that identifies an address within its channel.
+
+    The sorted JSON of the address; for a long address (stored as given, up to 10,000
+    characters per field), ``sha256:`` and the hex digest of that JSON. A JSON text starts
+    with ``{``, so the two forms never collide.
+    """
+    text = json.dumps(address, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    encoded = text.encode("utf-8", "surrogatepass")
+    if len(encoded) <= MAX_PLAIN_KEY_BYTES:
+        return text
+    return "sha256:" + hashlib.sha256(encoded).hexdigest()

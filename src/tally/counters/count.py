@@ -8,9 +8,10 @@ needs no sort either (a profile-first index made SQLite 5x slower: it sorted eve
 A chunk is therefore a run of statuses within one channel, one contiguous range of the
 index: ``channel = c AND status BETWEEN s1 AND s2``. Runs are cut so that each holds about
 ``chunk_size`` rows by the previous refresh's counts; a first refresh counts one chunk per
-channel. Progress is the estimated share of rows counted. Each chunk runs in its own read
-transaction, so a refresh that runs while profiles change gives counts that were true,
-chunk by chunk, for some state between the task's start and its end.
+channel. Progress is the estimated share of rows counted. All chunks of a refresh read one
+snapshot (counters/refresh.py), so a refresh that runs while profiles change gives counts
+that were all true together for one state between the task's start and its end: a
+profile whose status changes between two chunks is still counted exactly once.
 """
 
 from __future__ import annotations

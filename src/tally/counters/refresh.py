@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tally.catalog.channels import CHANNEL_CODES
 from tally.catalog.service import database_require, require_linked, resource_require
@@ -20,7 +22,7 @@ from tally.profiles.statuses import SENDABLE_STATUSES, Status
 from tally.queue import queries
 from tally.queue.errors import TaskFailed
 from tally.queue.worker import Execution, Finish
-from tally.store.engine import is_sqlite, read_transaction
+from tally.store.engine import is_sqlite
 from tally.store.tables import counter_sets
 from tally.store.types import utcnow
 
@@ -66,7 +68,11 @@ async def run_refresh(execution: Execution) -> Finish:
     database_id, resource_id = task.params["database_id"], task.params["resource_id"]
     started_at = execution.clock()
     started_ns = time.perf_counter_ns()
-    async with read_transaction(execution.engine) as conn:
+    tally = Tally()
+    # Every chunk, and `total`, read one snapshot: chunks are runs of statuses, so with a
+    # snapshot per chunk a profile whose status changed between two chunks would be
+    # counted in both (or in neither), and the counters would no longer add up to `all`.
+    async with snapshot_transaction(execution.engine) as conn:
         try:
             database = await database_require(conn, task.account_id, database_id)
             resource = await resource_require(conn, task.account_id, resource_id)
@@ -74,15 +80,13 @@ async def run_refresh(execution: Execution) -> Finish:
             raise TaskFailed(error.text) from None
         total = int(database.live_profiles)
         previous = await _previous_counts(conn, database_id, resource_id)
-    tally = Tally()
-    codes = [CHANNEL_CODES[channel] for channel in sorted(resource.channels)]
-    chunks = plan_chunks(codes, execution.settings.count_chunk_size, previous)
-    total_weight, done_weight = sum(chunk.weight for chunk in chunks), 0
-    for chunk in chunks:
-        async with read_transaction(execution.engine) as conn:
+        codes = [CHANNEL_CODES[channel] for channel in sorted(resource.channels)]
+        chunks = plan_chunks(codes, execution.settings.count_chunk_size, previous)
+        total_weight, done_weight = sum(chunk.weight for chunk in chunks), 0
+        for chunk in chunks:
             await count_chunk(conn, database_id, resource_id, chunk, tally)
-        done_weight += chunk.weight
-        await execution.report_progress(99 * done_weight // total_weight)
+            done_weight += chunk.weight
+            await execution.report_progress(99 * done_weight // total_weight)
     duration_ns = time.perf_counter_ns() - started_ns
     channels = [channel_counters(channel, tally, total) for channel in sorted(resource.channels)]
 
@@ -105,6 +109,21 @@ async def run_refresh(execution: Execution) -> Finish:
         return [_result_element(resource_id, channels, total, started_at, duration_ns, now)]
 
     return finish
+
+
+@asynccontextmanager
+async def snapshot_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A read transaction whose every statement sees the same snapshot of the data.
+
+    PostgreSQL needs REPEATABLE READ for that (READ COMMITTED takes a snapshot per
+    statement); a SQLite read transaction in WAL mode keeps the snapshot of its first read.
+    Writers are not blocked on either.
+    """
+    async with engine.connect() as conn:
+        if not is_sqlite(conn):
+            await conn.execution_options(isolation_level="REPEATABLE READ")
+        async with conn.begin():
+            yield conn
 
 
 async def _previous_counts(

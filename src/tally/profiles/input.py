@@ -6,6 +6,7 @@ parses each item on its own, so that one bad item fails alone.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,8 +19,11 @@ from tally.wire.params import MAX_INT
 
 FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 # Characters XML 1.0 cannot carry: stored values must round-trip through XML responses.
-XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# Lone surrogates (a JSON body may carry "\ud800") cannot be encoded as UTF-8 at all.
+XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 MAX_TEXT = 10_000
+#: The profile's own ``email`` field (the column is ``String(320)``, RFC 5321's limit).
+MAX_PROFILE_EMAIL = 320
 RESERVED = frozenset({"email", "phones", "_status", "subscriptions"})
 
 
@@ -48,7 +52,7 @@ def parse_profile(raw: object, *, is_xml: bool, path: str = "data") -> ProfileIn
         raise invalid_parameter(path, "must be an object of profile fields", raw)
     email = raw.get("email")
     if email is not None:
-        email = _text(email, f"{path}.email")
+        email = _text(email, f"{path}.email", limit=MAX_PROFILE_EMAIL)
     phones = [
         _text(phone, f"{path}.phones[{i}]")
         for i, phone in enumerate(_list(raw.get("phones", []), is_xml, f"{path}.phones"))
@@ -80,7 +84,7 @@ def parse_subscription(raw: object, *, is_xml: bool, path: str) -> SubscriptionI
     channel = raw.get("channel")
     if channel is None:
         raise BadRequest(f"Missing parameter: {prefix}channel")
-    if channel not in CHANNEL_CODES:
+    if not isinstance(channel, str) or channel not in CHANNEL_CODES:
         raise invalid_parameter(f"{prefix}channel", f"must be one of {', '.join(CHANNEL_CODES)}", channel)
     address: dict[str, Any] = {}
     for name in ADDRESS_FIELDS[channel]:
@@ -138,17 +142,20 @@ def _list(value: object, is_xml: bool, name: str) -> list[Any]:
     raise invalid_parameter(name, "must be a list", value)
 
 
-def _text(value: object, name: str) -> str:
+def _text(value: object, name: str, limit: int = MAX_TEXT) -> str:
     if not isinstance(value, str):
         raise invalid_parameter(name, "must be a string", value)
-    if len(value) > MAX_TEXT:
-        raise invalid_parameter(name, f"must be at most {MAX_TEXT} characters", value)
+    if len(value) > limit:
+        raise invalid_parameter(name, f"must be at most {limit} characters", value)
     if XML_FORBIDDEN.search(value):
-        raise invalid_parameter(name, "must not contain control characters", value)
+        raise invalid_parameter(name, "must not contain control characters or lone surrogates", value)
     return value
 
 
 def _scalar(value: object, name: str) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        # Python's JSON decoder takes NaN and Infinity; JSON columns and responses cannot.
+        raise invalid_parameter(name, "must be a finite number", value)
     if value is None or isinstance(value, bool | int | float):
         return value
     if isinstance(value, str):

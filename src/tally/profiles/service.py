@@ -137,6 +137,8 @@ def _new_subscription_rows(
     profile_id: int, database_id: int, item: ProfileInput, now: datetime
 ) -> list[dict[str, Any]]:
     # The same (resource, channel, address) listed twice is one subscription, written twice.
+    # A later write is a change (more recent) only if it changes status or priority
+    # (counting.md): otherwise the subscription keeps the moment of its earlier write.
     by_identity: dict[tuple[int, str, str], tuple[int, SubscriptionInput]] = {}
     for seq, subscription in enumerate(item.subscriptions, start=1):
         identity = (
@@ -144,6 +146,12 @@ def _new_subscription_rows(
             subscription.channel,
             address_key(subscription.address),
         )
+        earlier = by_identity.get(identity)
+        if earlier is not None and (earlier[1].status, earlier[1].priority) == (
+            subscription.status,
+            subscription.priority,
+        ):
+            continue
         by_identity[identity] = (seq, subscription)
     groups: dict[tuple[int, str], list[Candidate]] = {}
     for (resource_id, channel, _), (seq, subscription) in by_identity.items():
