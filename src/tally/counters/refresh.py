@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tally.catalog.channels import CHANNEL_CODES
 from tally.catalog.service import database_require, require_linked, resource_require
@@ -22,7 +20,7 @@ from tally.profiles.statuses import SENDABLE_STATUSES, Status
 from tally.queue import queries
 from tally.queue.errors import TaskFailed
 from tally.queue.worker import Execution, Finish
-from tally.store.engine import is_sqlite
+from tally.store.engine import is_sqlite, snapshot_transaction
 from tally.store.tables import counter_sets
 from tally.store.types import utcnow
 
@@ -109,21 +107,6 @@ async def run_refresh(execution: Execution) -> Finish:
         return [_result_element(resource_id, channels, total, started_at, duration_ns, now)]
 
     return finish
-
-
-@asynccontextmanager
-async def snapshot_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """A read transaction whose every statement sees the same snapshot of the data.
-
-    PostgreSQL needs REPEATABLE READ for that (READ COMMITTED takes a snapshot per
-    statement); a SQLite read transaction in WAL mode keeps the snapshot of its first read.
-    Writers are not blocked on either.
-    """
-    async with engine.connect() as conn:
-        if not is_sqlite(conn):
-            await conn.execution_options(isolation_level="REPEATABLE READ")
-        async with conn.begin():
-            yield conn
 
 
 async def _previous_counts(

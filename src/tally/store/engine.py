@@ -80,6 +80,25 @@ async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnectio
 
 @asynccontextmanager
 async def read_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """One transaction that only reads: a consistent snapshot, never holding the write lock."""
+    """One transaction that only reads, never holding the write lock.
+
+    On PostgreSQL (READ COMMITTED) each statement sees the data committed before it; when
+    several reads must agree with each other, use ``snapshot_transaction``.
+    """
     async with engine.connect() as conn, conn.begin():
         yield conn
+
+
+@asynccontextmanager
+async def snapshot_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A read transaction whose every statement sees the same snapshot of the data.
+
+    PostgreSQL needs REPEATABLE READ for that (READ COMMITTED takes a snapshot per
+    statement); a SQLite read transaction in WAL mode keeps the snapshot of its first read.
+    Writers are blocked on neither.
+    """
+    async with engine.connect() as conn:
+        if not is_sqlite(conn):
+            await conn.execution_options(isolation_level="REPEATABLE READ")
+        async with conn.begin():
+            yield conn
