@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tally.config import Settings
@@ -210,6 +211,9 @@ class Worker:
             await self._retry_later(task, retry)
             return
         except Exception as exc:
+            if is_connection_lost(exc):
+                await self._give_back(task, exc)
+                return
             log.exception("task %s failed", task.id)
             await self._finish_with_error(task, f"Internal error while running the task ({type(exc).__name__})")
             return
@@ -230,6 +234,9 @@ class Worker:
             await self._finish_with_error(task, str(failure))
             return
         except Exception as exc:
+            if is_connection_lost(exc):
+                await self._give_back(task, exc)
+                return
             # Without this the task would sit in processing until its lease expired, and
             # end, after every retry failed the same way, as "abandoned".
             log.exception("task %s failed while recording its result", task.id)
@@ -254,6 +261,19 @@ class Worker:
                 return True
             except Exception:
                 log.exception("could not renew the lease of task %s; will retry", task.id)
+
+    async def _give_back(self, task: Task, exc: Exception) -> None:
+        """The database went away mid-run: put the task back for a later try, not an error.
+
+        If the database is still away, the release fails too and the lease's expiry does the
+        same a little later.
+        """
+        log.warning("task %s interrupted: database connection lost (%s); putting it back", task.id, exc)
+        try:
+            async with write_transaction(self.engine) as conn:
+                await queries.task_release(conn, task_id=task.id, owner=_owner(task))
+        except Exception as release_error:
+            log.warning("could not put task %s back (%s); its lease will expire", task.id, release_error)
 
     async def _finished(self, conn: AsyncConnection, task_id: str, now: datetime) -> None:
         if self.on_finished is not None:
@@ -281,6 +301,13 @@ class Worker:
             log.warning("task %s failed after its lease was lost", task.id)
             return
         log.info("task %s ended with error: %s", task.id, error_text)
+
+
+def is_connection_lost(exc: BaseException) -> bool:
+    """Whether an error means the database connection broke (restart, killed backend)."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, OperationalError | InterfaceError)
 
 
 def _owner(task: Task) -> str:
