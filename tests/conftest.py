@@ -7,7 +7,9 @@ PostgreSQL database and drops it at the end.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import shutil
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -30,7 +32,7 @@ BACKENDS = ["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"]
 
 @pytest.fixture(scope="session")
 def postgres_database() -> Iterator[str | None]:
-    """A fresh PostgreSQL database for this run (its URL), or None without PostgreSQL."""
+    """A fresh, migrated PostgreSQL database for this run (its URL), or None without PostgreSQL."""
     if not POSTGRES_URL:
         yield None
         return
@@ -39,11 +41,29 @@ def postgres_database() -> Iterator[str | None]:
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     base, _, _ = admin.rpartition("/")
+    url = normalise_url(f"{base}/{name}")
     try:
-        yield f"{base}/{name}"
+        asyncio.run(_migrate(url))
+        yield url
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once per run; each test starts from a copy of it."""
+    path = tmp_path_factory.mktemp("template") / "tally.db"
+    asyncio.run(_migrate(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
+async def _migrate(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture(params=BACKENDS)
@@ -55,7 +75,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 def database_url(backend: str, tmp_path: Path, postgres_database: str | None) -> str:
     if backend == "postgres":
         assert postgres_database is not None
-        return normalise_url(postgres_database)
+        return postgres_database
     return f"sqlite+aiosqlite:///{tmp_path / 'tally.db'}"
 
 
@@ -65,9 +85,11 @@ def settings(database_url: str) -> Settings:
 
 
 @pytest.fixture
-async def engine(settings: Settings, backend: str) -> AsyncIterator[AsyncEngine]:
+async def engine(settings: Settings, backend: str, sqlite_template: Path) -> AsyncIterator[AsyncEngine]:
+    """The test's database, migrated and empty."""
+    if backend == "sqlite":
+        shutil.copyfile(sqlite_template, settings.database_url.removeprefix("sqlite+aiosqlite:///"))
     engine = create_engine(settings.database_url)
-    await upgrade(engine)
     if backend == "postgres":
         # One database per run: empty it so that each test starts clean.
         names = ", ".join(table.name for table in metadata.sorted_tables)

@@ -1,69 +1,21 @@
-"""Fixtures of the wire tests: a faster ``engine`` on SQLite, and a real server process.
-
-``engine`` is the shared one, except that on SQLite each test gets a copy of a database
-migrated once per session instead of running the migrations again (the wire tests are
-many and short; what they exercise does not depend on how the schema was made).
-"""
+"""Fixtures of the wire tests: a real server process."""
 
 from __future__ import annotations
 
-import asyncio
 import os
-import shutil
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from tally.config import Settings
-from tally.store.engine import create_engine
-from tally.store.migrate import upgrade
-from tally.store.tables import metadata
 
 MAX_BODY_BYTES = 1000
 SERVER_START_TIMEOUT = 20.0
-
-
-@pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("template") / "tally.db"
-
-    async def build() -> None:
-        engine = create_engine(f"sqlite+aiosqlite:///{path}")
-        try:
-            await upgrade(engine)
-        finally:
-            await engine.dispose()
-
-    asyncio.run(build())
-    return path
-
-
-@pytest.fixture
-async def engine(settings: Settings, backend: str, sqlite_template: Path, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    if backend == "sqlite":
-        target = Path(settings.database_url.removeprefix("sqlite+aiosqlite:///"))
-        assert target.parent == tmp_path, settings.database_url
-        shutil.copyfile(sqlite_template, target)
-        engine = create_engine(settings.database_url)
-    else:
-        engine = create_engine(settings.database_url)
-        await upgrade(engine)
-        names = ", ".join(table.name for table in metadata.sorted_tables)
-        async with engine.begin() as conn:
-            await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
 
 
 @dataclass(frozen=True)
