@@ -19,6 +19,11 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 CGNAT = ipaddress.ip_network("100.64.0.0/10")
+#: Not global, although Python 3.11's ``is_global`` lets them through.
+NOT_GLOBAL: tuple[tuple[IPNetwork, str], ...] = (
+    (ipaddress.ip_network("192.0.0.0/24"), "an IETF protocol assignment address"),
+    (ipaddress.ip_network("fec0::/10"), "a site-local address"),
+)
 
 
 class TargetRefused(Exception):
@@ -35,11 +40,27 @@ class Target:
 
 
 def refusal(address: IPAddress, allowed: Sequence[IPNetwork] = ()) -> str | None:
-    """Why ``address`` may not be reached, or None if it may."""
+    """Why ``address`` may not be reached (``"10.0.0.1 is a private address"``), or None."""
+    judged = judge(address, allowed)
+    return None if judged is None else f"{judged[0]} is {judged[1]}"
+
+
+def judge(address: IPAddress, allowed: Sequence[IPNetwork] = ()) -> tuple[IPAddress, str] | None:
+    """None if ``address`` may be reached, else the address judged and what kind it is."""
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
+    kind = _refused_kind(address, allowed)
+    return None if kind is None else (address, kind)
+
+
+def _refused_kind(address: IPAddress, allowed: Sequence[IPNetwork]) -> str | None:
     if any(address.version == network.version and address in network for network in allowed):
         return None
+    if isinstance(address, ipaddress.IPv6Address) and address.sixtofour is not None:
+        # 6to4 (2002::/16) carries an IPv4 address: it must be one that may be reached too.
+        inner = _refused_kind(address.sixtofour, allowed)
+        if inner is not None:
+            return f"a 6to4 address of {address.sixtofour}, {inner}"
     checks = [
         (address.is_unspecified, "an unspecified address"),
         (address.is_loopback, "a loopback address"),
@@ -48,11 +69,12 @@ def refusal(address: IPAddress, allowed: Sequence[IPNetwork] = ()) -> str | None
         (isinstance(address, ipaddress.IPv4Address) and address in CGNAT, "a shared (CGNAT) address"),
         (address.is_private, "a private address"),
         (address.is_reserved, "a reserved address"),
+        *((address in network, kind) for network, kind in NOT_GLOBAL if network.version == address.version),
         (not address.is_global, "not a global address"),
     ]
     for refused, kind in checks:
         if refused:
-            return f"{address} is {kind}"
+            return kind
     return None
 
 
@@ -66,6 +88,10 @@ async def resolve_target(host: str, port: int, allowed: Sequence[IPNetwork] = ()
         addresses: list[IPAddress] = [literal]
     else:
         try:
+            host.encode("idna")
+        except UnicodeError:
+            raise TargetRefused(f"cannot resolve {host!r}: not a valid host name") from None
+        try:
             infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except OSError as exc:
             raise TargetRefused(f"cannot resolve {host!r}: {exc.strerror or exc}") from None
@@ -73,7 +99,10 @@ async def resolve_target(host: str, port: int, allowed: Sequence[IPNetwork] = ()
         if not addresses:
             raise TargetRefused(f"{host!r} resolves to no address")
     for address in addresses:
-        reason = refusal(address, allowed)
-        if reason is not None:
-            raise TargetRefused(f"refused: {host} resolves to {reason}" if literal is None else f"refused: {reason}")
+        judged = judge(address, allowed)
+        if judged is not None:
+            judged_address, kind = judged
+            if literal is None:
+                raise TargetRefused(f"refused: {host} resolves to {judged_address}, {kind}")
+            raise TargetRefused(f"refused: {judged_address} is {kind}")
     return Target(host=host, address=addresses[0], port=port)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -44,8 +45,13 @@ class Feedback(Params):
         return value
 
 
-def _empty_is_none(value: Any) -> Any:
-    return None if value in ("", None) else value
+def _object_or_none(value: Any) -> Any:
+    """An absent feedback (null, or an empty XML element) is None; else it must be an object."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, Mapping | Feedback):
+        raise ValueError('must be an object {"type": "JSON" or "XML", "url": "http(s)://..."}')
+    return value
 
 
-OptionalFeedback = Annotated[Feedback | None, BeforeValidator(_empty_is_none)]
+OptionalFeedback = Annotated[Feedback | None, BeforeValidator(_object_or_none)]

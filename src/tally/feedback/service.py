@@ -13,7 +13,8 @@ from tally.feedback import queries
 from tally.feedback.runner import KIND
 from tally.feedback.signing import new_secret
 from tally.feedback.states import DeliveryStatus
-from tally.queue.queries import task_insert
+from tally.queue.queries import task_get_any, task_insert
+from tally.queue.states import TaskStatus
 from tally.store.engine import write_transaction
 from tally.store.types import utcnow
 from tally.wire.codec import Format, encode, success_envelope
@@ -30,6 +31,7 @@ async def release_deliveries(conn: AsyncConnection, task_id: str, now: datetime,
     """
     waiting = [d for d in await queries.delivery_list_for_task(conn, task_id) if d.status is DeliveryStatus.WAITING]
     if not waiting:
+        await _end_with_its_job(conn, task_id, now)
         return 0
     envelope = success_envelope(await status_data(conn, task_id))
     for delivery in waiting:
@@ -37,6 +39,25 @@ async def release_deliveries(conn: AsyncConnection, task_id: str, now: datetime,
         await queries.delivery_release(conn, delivery.id, body)
         await task_insert(conn, account_id=delivery.account_id, kind=KIND, params={"delivery_id": delivery.id}, now=now)
     return len(waiting)
+
+
+async def _end_with_its_job(conn: AsyncConnection, task_id: str, now: datetime) -> None:
+    """A delivery job that ended in error (its workers kept dying, or it crashed) fails its
+    delivery: otherwise the delivery would show ``pending`` for ever with nothing to move it.
+    """
+    task = await task_get_any(conn, task_id)
+    if task is None or task.kind != KIND or task.status is not TaskStatus.ERROR:
+        return
+    delivery = await queries.delivery_get(conn, str(task.params.get("delivery_id")))
+    if delivery is not None and delivery.status is DeliveryStatus.PENDING:
+        await queries.delivery_record(
+            conn,
+            delivery.id,
+            status=DeliveryStatus.FAILED,
+            attempts=delivery.attempts,
+            last_error=f"delivery stopped: {task.error_text}",
+            now=now,
+        )
 
 
 async def secret_create(engine: AsyncEngine, account_name: str, *, grace: timedelta) -> str:

@@ -108,7 +108,9 @@ class Worker:
             await self._sleep(stop)
         await self._drain()
         if listener is not None:
-            await listener
+            listener.cancel()  # it would otherwise notice `stop` only at its next check
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
         log.info("worker %s stopped", self.name)
 
     async def _drain(self) -> None:
