@@ -193,58 +193,43 @@ class Worker:
 
     async def execute(self, task: Task) -> None:
         """Run one claimed task and record its outcome: the one place outcome becomes status."""
-        runner = self.runners.get(task.kind)
-        work = asyncio.create_task(self._run(runner, task))
-        heartbeat = asyncio.create_task(self._heartbeat(task, work))
         try:
-            finish = await work
-        except LeaseLost:
-            log.warning("lost the lease of task %s; another worker owns it now", task.id)
-            return
-        except asyncio.CancelledError:
-            if not (heartbeat.done() and not heartbeat.cancelled() and heartbeat.result()):
-                raise  # this worker itself is being cancelled
-            log.warning("lost the lease of task %s; stopped running it", task.id)
-            return
-        except TaskFailed as failure:
-            await self._finish_with_error(task, str(failure))
-            return
-        except RetryLater as retry:
-            await self._retry_later(task, retry)
-            return
-        except Exception as exc:
-            if is_connection_lost(exc):
-                await self._give_back(task, exc)
-                return
-            log.exception("task %s failed", task.id)
-            await self._finish_with_error(task, f"Internal error while running the task ({type(exc).__name__})")
-            return
-        finally:
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
-        try:
+            finish = await self._run_under_lease(task)
             async with write_transaction(self.engine) as conn:
                 now = self.clock()
                 result = await finish(conn, now)
                 await queries.task_complete(conn, task_id=task.id, owner=_owner(task), now=now, result=result)
                 await self._finished(conn, task.id, now)
         except LeaseLost:
-            log.warning("task %s finished after its lease was lost; result discarded", task.id)
-            return
+            # Another worker may own it now: whatever this run did is discarded.
+            log.warning("lost the lease of task %s; its result, if any, is discarded", task.id)
         except TaskFailed as failure:
             await self._finish_with_error(task, str(failure))
-            return
+        except RetryLater as retry:
+            await self._retry_later(task, retry)
         except Exception as exc:
             if is_connection_lost(exc):
                 await self._give_back(task, exc)
                 return
-            # Without this the task would sit in processing until its lease expired, and
-            # end, after every retry failed the same way, as "abandoned".
-            log.exception("task %s failed while recording its result", task.id)
+            log.exception("task %s failed", task.id)
             await self._finish_with_error(task, f"Internal error while running the task ({type(exc).__name__})")
-            return
-        log.info("completed task %s", task.id)
+        else:
+            log.info("completed task %s", task.id)
+
+    async def _run_under_lease(self, task: Task) -> Finish:
+        """The task's runner, with its lease renewed meanwhile; LeaseLost if it was taken."""
+        work = asyncio.create_task(self._run(self.runners.get(task.kind), task))
+        heartbeat = asyncio.create_task(self._heartbeat(task, work))
+        try:
+            return await work
+        except asyncio.CancelledError:
+            if not (heartbeat.done() and not heartbeat.cancelled() and heartbeat.result()):
+                raise  # this worker itself is being cancelled
+            raise LeaseLost(task.id) from None
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
 
     async def _run(self, runner: Runner | None, task: Task) -> Finish:
         if runner is None:
