@@ -34,9 +34,11 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests bench scripts
 	$(BIN)/ruff check --fix src tests bench scripts
 
-## bench: counting benchmarks, printed side by side
+## bench: refresh and feedback on SQLite; with TALLY_BENCH_POSTGRES_URL also PostgreSQL workers
 bench: $(STAMP)
 	$(BIN)/python bench/refresh.py
+	$(BIN)/python bench/feedback.py
+	if [ -n "$$TALLY_BENCH_POSTGRES_URL" ]; then $(BIN)/python bench/workers.py --admin-url "$$TALLY_BENCH_POSTGRES_URL"; fi
 
 ## docs: regenerate docs/api.md from real calls
 docs: $(STAMP)
