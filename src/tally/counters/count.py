@@ -19,8 +19,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import Boolean, ColumnElement, func, literal_column, select
+from sqlalchemy import ColumnElement, Select, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tally.profiles.statuses import Status
@@ -28,7 +29,9 @@ from tally.store.tables import subscriptions
 
 # Written exactly as the WHERE of ix_subscriptions_count: SQLite uses a partial index only
 # when the query repeats its condition term for term.
-IS_EFFECTIVE: ColumnElement[bool] = literal_column("is_effective", Boolean)
+# Untyped on purpose: typed as Boolean, SQLAlchemy renders "is_effective = 1" on SQLite,
+# which does not match the index's WHERE, and SQLite then scans the whole table.
+IS_EFFECTIVE: ColumnElement[Any] = literal_column("is_effective")
 FIRST_STATUS, LAST_STATUS = int(min(Status)), int(max(Status))
 
 
@@ -73,9 +76,9 @@ def plan_chunks(
     return chunks
 
 
-async def count_chunk(conn: AsyncConnection, database_id: int, resource_id: int, chunk: Chunk, into: Tally) -> None:
-    """Add the counts of one chunk to ``into``."""
-    rows = await conn.execute(
+def chunk_query(database_id: int, resource_id: int, chunk: Chunk) -> Select[int, int, int]:
+    """The aggregate of one chunk: (status, effective subscriptions, sendable ones)."""
+    return (
         select(
             subscriptions.c.status,
             func.count(),
@@ -90,6 +93,11 @@ async def count_chunk(conn: AsyncConnection, database_id: int, resource_id: int,
         )
         .group_by(subscriptions.c.status)
     )
-    for status, count, sendable in rows:
+
+
+async def count_chunk(conn: AsyncConnection, database_id: int, resource_id: int, chunk: Chunk, into: Tally) -> None:
+    """Add the counts of one chunk to ``into``."""
+    rows = await conn.execute(chunk_query(database_id, resource_id, chunk))
+    for status, count, sendable in rows.tuples():
         into.counted[(chunk.channel, status)] += count
         into.sendable[(chunk.channel, status)] += sendable
