@@ -98,6 +98,6 @@ def chunk_query(database_id: int, resource_id: int, chunk: Chunk) -> Select[int,
 async def count_chunk(conn: AsyncConnection, database_id: int, resource_id: int, chunk: Chunk, into: Tally) -> None:
     """Add the counts of one chunk to ``into``."""
     rows = await conn.execute(chunk_query(database_id, resource_id, chunk))
-    for status, count, sendable in rows.tuples():
+    for status, count, sendable in rows:
         into.counted[(chunk.channel, status)] += count
         into.sendable[(chunk.channel, status)] += sendable
