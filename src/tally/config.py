@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./tally.db"
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
-DEFAULT_COUNT_CHUNK_SIZE = 50_000
+DEFAULT_COUNT_CHUNK_SIZE = 500_000
 DEFAULT_LEASE_SECONDS = 30.0
 DEFAULT_MAX_ATTEMPTS = 3
 DEFAULT_TASK_RETENTION_DAYS = 30.0
@@ -38,7 +38,8 @@ class Settings:
 
     database_url: str = DEFAULT_DATABASE_URL
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-    #: Profiles per counting chunk: each chunk is one aggregate query and one progress step.
+    #: Rows per counting chunk (by the last refresh's counts): one query and one progress step.
+    #: Small chunks cost start-up per query (1.3-1.8x at 50,000 on 10M profiles).
     count_chunk_size: int = DEFAULT_COUNT_CHUNK_SIZE
     #: How long a claimed task stays with its worker without a renewal.
     lease_seconds: float = DEFAULT_LEASE_SECONDS
