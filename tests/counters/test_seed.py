@@ -4,20 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.counters.model import STATUS_KEYS
 from tests.helpers import Api
 
-STATUS_KEYS = [
-    "all",
-    "complained",
-    "hardbounced",
-    "invalid",
-    "subscribed",
-    "subscribed_sendable",
-    "suspended",
-    "unconfirmed",
-    "unconfirmed_sendable",
-    "unsubscribed",
-]
 RESULT_KEYS = [
     "channels",
     "in_progress",
