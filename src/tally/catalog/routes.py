@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 
 from pydantic import Field, field_validator
@@ -18,19 +17,11 @@ MAX_PAGE_LIMIT = 10_000
 CHANNEL_LIST = ", ".join(CHANNEL_CODES)
 
 
-# Characters XML 1.0 cannot carry: names must read back the same in XML responses.
-_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 MAX_DESCRIPTION = 10_000
 
 
-def _xml_text(value: str) -> str:
-    if _XML_FORBIDDEN.search(value):
-        raise ValueError("must not contain control characters or lone surrogates")
-    return value
-
-
 def _name(value: str) -> str:
-    value = _xml_text(value).strip()
+    value = value.strip()
     if not value or len(value) > 200:
         raise ValueError("must be a non-empty string of at most 200 characters")
     return value
@@ -39,7 +30,7 @@ def _name(value: str) -> str:
 def _description(value: str) -> str:
     if len(value) > MAX_DESCRIPTION:
         raise ValueError(f"must be at most {MAX_DESCRIPTION} characters")
-    return _xml_text(value)
+    return value
 
 
 class DatabaseAdd(Params):

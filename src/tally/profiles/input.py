@@ -16,11 +16,10 @@ from tally.catalog.channels import ADDRESS_FIELDS, CC_DATA_CHANNELS, CHANNEL_COD
 from tally.errors import BadRequest, invalid_parameter
 from tally.profiles.statuses import Status, parse_status
 from tally.wire.params import MAX_INT
+from tally.wire.xml import XML_FORBIDDEN
 
 FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 # Characters XML 1.0 cannot carry: stored values must round-trip through XML responses.
-# Lone surrogates (a JSON body may carry "\ud800") cannot be encoded as UTF-8 at all.
-XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 MAX_TEXT = 10_000
 #: The profile's own ``email`` field (the column is ``String(320)``, RFC 5321's limit).
 MAX_PROFILE_EMAIL = 320

@@ -22,12 +22,12 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from tally.errors import BadRequest, short_repr
+from tally.wire.xml import XML_FORBIDDEN
 
 MAX_INT = 2**63 - 1
 _DIGITS = re.compile(r"[0-9]{1,19}")
 _SIGNED_DIGITS = re.compile(r"-?[0-9]{1,10}")
 #: Characters XML 1.0 cannot carry (and PostgreSQL cannot store, for NUL).
-XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def _int_from(value: object, pattern: re.Pattern[str]) -> int | None:

@@ -27,7 +27,7 @@ from tally.errors import BadRequest
 MAX_DEPTH = 32
 PROLOG = '<?xml version="1.0" encoding="UTF-8"?>'
 _DECLARED_ENCODING = re.compile(rb"""\A(?:\xef\xbb\xbf)?\s*<\?xml\s[^>]*?\bencoding\s*=\s*["']([^"']*)["']""")
-_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _ESCAPES = {"\r": "&#13;"}
 
 
@@ -145,7 +145,7 @@ def _write(name: str, value: Any, lines: list[str]) -> None:
 
 
 def _escape(text: str) -> str:
-    return escape(_XML_FORBIDDEN.sub("\ufffd", text), _ESCAPES)
+    return escape(XML_FORBIDDEN.sub("\ufffd", text), _ESCAPES)
 
 
 def _text(value: Any) -> str:
