@@ -13,6 +13,7 @@ import itertools
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
@@ -91,11 +92,16 @@ class Worker:
         listener = None
         if not is_sqlite(self.engine):
             listener = asyncio.create_task(listen(self.settings.database_url, self.wakeup, stop))
+        next_maintenance = 0.0
         while not stop.is_set():
             # Cleared before the pass, not after: a task queued while we look is not missed.
             self.wakeup.clear()
             try:
-                await self.maintain()
+                # Not before every claim: a reaper pass is a write, and a backlog of short
+                # tasks would pay it each time. A third of a lease keeps reaping prompt.
+                if time.monotonic() >= next_maintenance:
+                    await self.maintain()
+                    next_maintenance = time.monotonic() + self.settings.lease_seconds / 3
                 while len(self._running) < self.settings.worker_concurrency:
                     task = await self.claim()
                     if task is None:
