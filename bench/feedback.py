@@ -20,17 +20,18 @@ import uuid
 from datetime import timedelta
 from ipaddress import ip_network
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tally.accounts.service import token_create
 from tally.config import Settings
 from tally.feedback import runner
 from tally.feedback.queries import delivery_register
 from tally.feedback.service import release_deliveries, secret_create
-from tally.queue.queries import task_insert
+from tally.queue.execution import TaskKind
+from tally.queue.queries import task_get_any, task_insert
+from tally.queue.registry import Registry, TaskEnded
 from tally.queue.worker import Worker
 from tally.store.engine import create_engine, is_sqlite, read_transaction, write_transaction
 from tally.store.migrate import upgrade
@@ -74,11 +75,9 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-async def status_data(conn: AsyncConnection, task_id: str) -> dict[str, Any]:
-    """What tasks/status shows for a finished refresh, at a realistic size."""
-    channel = {"all": 1336, "complained": 0, "hardbounced": 411, "invalid": 0, "subscribed": 925}
-    result = [{"channels": [{"channel": name, "status": channel} for name in ("email", "push", "sms")]}]
-    return {"status": "completed", "progress": 100, "result": result, "task_id": task_id, "error_text": ""}
+#: What tasks/status shows for a finished refresh, at a realistic size.
+_CHANNEL = {"all": 1336, "complained": 0, "hardbounced": 411, "invalid": 0, "subscribed": 925}
+RESULT = [{"channels": [{"channel": name, "status": _CHANNEL} for name in ("email", "push", "sms")]}]
 
 
 async def queue_deliveries(engine: AsyncEngine, account_id: int, url: str, count: int) -> None:
@@ -88,9 +87,13 @@ async def queue_deliveries(engine: AsyncEngine, account_id: int, url: str, count
         async with write_transaction(engine) as conn:
             for _ in range(min(100, count - start)):
                 parent, _ = await task_insert(conn, account_id=account_id, kind="bench_parent", params={}, now=now)
-                await conn.execute(update(tasks).where(tasks.c.id == parent).values(status="completed"))
+                await conn.execute(
+                    update(tasks).where(tasks.c.id == parent).values(status="completed", result=RESULT, finished_at=now)
+                )
                 await delivery_register(conn, task_id=parent, account_id=account_id, url=url, type_="JSON", now=now)
-                await release_deliveries(conn, parent, now, status_data)
+                finished = await task_get_any(conn, parent)
+                assert finished is not None
+                await release_deliveries(TaskEnded(conn, finished, now, Registry()))
 
 
 async def delivered(engine: AsyncEngine) -> tuple[int, int]:
@@ -107,7 +110,7 @@ async def run_level(engine: AsyncEngine, settings: Settings, account_id: int, ur
         await conn.execute(feedback_deliveries.delete())
         await conn.execute(tasks.delete())
     await queue_deliveries(engine, account_id, url, count)
-    worker = Worker(engine, settings, {runner.KIND: runner.run_delivery})
+    worker = Worker(engine, settings, Registry.of(TaskKind(runner.KIND, runner.run_delivery)))
     stop = asyncio.Event()
     started = time.perf_counter()
     running = asyncio.create_task(worker.run(stop))

@@ -55,7 +55,7 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 import tally.counters.refresh as refresh_module
-from tally.app import TASK_KINDS
+from tally.app import REGISTRY
 from tally.config import Settings
 from tally.counters.count import Chunk, Tally
 from tally.counters.refresh import refresh_start
@@ -382,7 +382,7 @@ async def main() -> None:
         )
     if postgres and await copy_loader.other_rows(engine, database_id):
         log("warning: the tables also hold other databases' subscriptions; plans may differ from a single tenant")
-    worker = Worker(engine, settings, {kind.name: kind.run for kind in TASK_KINDS.values()})
+    worker = Worker(engine, settings, REGISTRY)
     params = {"db": database_id, "res": resource_id}
 
     async def refresh_task() -> None:

@@ -6,67 +6,46 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.responses import JSONResponse
 
 from tally import __version__
-from tally.catalog import routes as catalog_routes
+from tally.capability import Capability, methods_of, registry_of
+from tally.catalog import routes as catalog
 from tally.config import Settings
-from tally.counters import routes as counters_routes
-from tally.feedback import runner as feedback_runner
-from tally.feedback.service import release_deliveries
-from tally.profiles import routes as profiles_routes
-from tally.queue import routes as queue_routes
-from tally.queue.kinds import TaskKind
-from tally.queue.queries import Task, task_get_any
-from tally.queue.routes import status_data
+from tally.counters import routes as counters
+from tally.feedback import routes as feedback
+from tally.profiles import routes as profiles
 from tally.queue.worker import Worker
 from tally.runtime import Runtime
 from tally.store.engine import create_engine, read_transaction
 from tally.store.migrate import is_current
+from tally.tasks import routes as tasks
 from tally.wire.endpoint import build_router
 from tally.wire.limits import BodyLimit
-from tally.wire.methods import Method
 from tally.wire.openapi import schema_components
 
 log = logging.getLogger("tally")
 
-METHODS: list[Method] = [
-    *catalog_routes.METHODS,
-    *profiles_routes.METHODS,
-    *counters_routes.METHODS,
-    *queue_routes.METHODS,
+#: Every capability, once: its API methods, task kinds and hooks come with it.
+CAPABILITIES: list[Capability] = [
+    catalog.CAPABILITY,
+    Capability("profiles", methods=profiles.METHODS),
+    counters.CAPABILITY,
+    tasks.CAPABILITY,
+    feedback.CAPABILITY,
 ]
-
-
-async def _stored_result(conn: AsyncConnection, task: Task) -> Any:
-    return task.result
-
-
-DELIVERY_KIND = TaskKind(feedback_runner.KIND, feedback_runner.run_delivery, _stored_result)
-TASK_KINDS: dict[str, TaskKind] = {kind.name: kind for kind in [counters_routes.REFRESH_KIND, DELIVERY_KIND]}
-
-
-async def _release_feedback(conn: AsyncConnection, task_id: str, now: datetime) -> None:
-    """When a task ends, queue its feedback deliveries with the tasks/status envelope."""
-
-    async def status_of(conn: AsyncConnection, task_id: str) -> dict[str, Any]:
-        task = await task_get_any(conn, task_id)
-        assert task is not None
-        return await status_data(conn, task, TASK_KINDS)
-
-    await release_deliveries(conn, task_id, now, status_of)
+METHODS = methods_of(CAPABILITIES)
+REGISTRY = registry_of(CAPABILITIES)
 
 
 def build_worker(engine: AsyncEngine, settings: Settings, wakeup: asyncio.Event | None = None) -> Worker:
     """The worker of every task kind, embedded or in its own process."""
-    runners = {kind.name: kind.run for kind in TASK_KINDS.values()}
-    return Worker(engine, settings, runners, wakeup=wakeup, on_finished=_release_feedback)
+    return Worker(engine, settings, REGISTRY, wakeup=wakeup)
 
 
 DESCRIPTION = """\
@@ -83,7 +62,7 @@ def create_app(settings: Settings, *, embedded_worker: bool = True) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url)
-        runtime = Runtime(engine=engine, settings=settings, task_kinds=TASK_KINDS)
+        runtime = Runtime(engine=engine, settings=settings, registry=REGISTRY)
         app.state.runtime = runtime
         stop = asyncio.Event()
         worker_task = None

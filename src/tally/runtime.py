@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tally.config import Settings
-
-if TYPE_CHECKING:
-    from tally.queue.kinds import TaskKind
+from tally.queue.registry import Registry
 
 
 @dataclass
 class Runtime:
     engine: AsyncEngine
     settings: Settings
-    task_kinds: Mapping[str, TaskKind]
+    #: Every capability's task kinds and hooks (tasks/status presents results with it).
+    registry: Registry
     #: Set when a task is queued by this process, so that an embedded worker wakes at once.
     task_queued: asyncio.Event = field(default_factory=asyncio.Event)
     #: Set when the process starts shutting down; new requests get 503.

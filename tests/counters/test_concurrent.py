@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tally.config import Settings
-from tally.queue.worker import Execution
+from tally.queue.execution import Execution
 from tests.counters.model import check_invariants
 from tests.counters.support import api_with_chunk_size, refresh
 from tests.helpers import Api

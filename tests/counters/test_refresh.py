@@ -11,11 +11,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tally.app import TASK_KINDS
+from tally.app import REGISTRY
 from tally.config import Settings
 from tally.queue.worker import Worker
+from tally.store.engine import write_transaction
+from tally.store.tables import counter_sets
 from tests.counters.model import ADDRESSES, CHANNELS, STATUS_KEYS, STATUS_WORDS, Op, ProfileSpec, SubSpec
 from tests.counters.scenario import Scenario
 from tests.counters.support import api_with_chunk_size, refresh
@@ -133,7 +136,7 @@ async def test_refresh_progress_never_decreases_and_ends_at_100(engine: AsyncEng
 @asynccontextmanager
 async def api_without_worker(engine: AsyncEngine, settings: Settings) -> AsyncIterator[tuple[Api, Worker]]:
     """An app that queues tasks, and a worker that the test runs by hand."""
-    worker = Worker(engine, settings, {kind.name: kind.run for kind in TASK_KINDS.values()})
+    worker = Worker(engine, settings, REGISTRY)
     async with make_app(settings, embedded_worker=False) as client:
         yield await Api.for_new_account(client, engine), worker
 
@@ -183,3 +186,25 @@ async def test_refresh_deleted_profiles_leave_every_count(api: Api) -> None:
     assert element["total_count"] == 1
     status = element["channels"][0]["status"]
     assert (status["all"], status["subscribed"], status["subscribed_sendable"]) == (1, 1, 1)
+
+
+async def test_refresh_after_a_stored_set_lacks_a_status_word(api: Api, engine: AsyncEngine) -> None:
+    # A counter set stored before a status existed (or edited by hand) has no count for it:
+    # the next refresh weighs it as 0 instead of failing with KeyError (issue 7, defect 4).
+    database_id, resource_id = await api.setup_catalog(["email"])
+    await api.ok(
+        "profiles/add",
+        {
+            "db_id": database_id,
+            "data": {"subscriptions": [{"resource_id": resource_id, "channel": "email", "email": "a@b.org"}]},
+        },
+    )
+    await refresh(api, database_id, resource_id)
+    async with write_transaction(engine) as conn:
+        [channels] = (await conn.execute(select(counter_sets.c.channels))).scalars()
+        for entry in channels:
+            del entry["status"]["invalid"]
+        await conn.execute(update(counter_sets).values(channels=channels))
+    status = await refresh(api, database_id, resource_id)
+    [email] = status["result"][0]["channels"]
+    assert (email["status"]["subscribed"], email["status"]["invalid"]) == (1, 0)

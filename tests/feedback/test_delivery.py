@@ -16,19 +16,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from tally.accounts.service import token_create
-from tally.app import _release_feedback
 from tally.config import Settings
 from tally.feedback import runner
 from tally.feedback.queries import delivery_register
-from tally.feedback.service import secret_create
-from tally.queue.errors import TaskFailed
-from tally.queue.worker import Execution, Finish, Worker
+from tally.feedback.service import release_deliveries, secret_create
+from tally.queue.execution import Execution, Finish, TaskFailed
+from tally.queue.worker import Worker
 from tally.store.engine import write_transaction
 from tally.store.types import utcnow
 from tests.feedback.receiver import Received, Receiver, Reply
 from tests.feedback.support import refresh_with, running_worker, wait_feedback, without_feedback, xml_without_feedback
 from tests.helpers import Api
-from tests.queue.support import insert_task
+from tests.queue.support import insert_task, registry_for
 
 
 async def api_with_secret(api: Api, engine: AsyncEngine) -> tuple[Api, str]:
@@ -174,7 +173,9 @@ async def test_a_task_that_ends_in_error_is_delivered_too(
     account_id = (await token_create(engine, f"acme-{uuid.uuid4().hex[:8]}")).account_id
     task_id = await insert_task(engine, account_id, now=utcnow(), kind="flaky")
     await _register(engine, task_id, account_id, receiver.url())
-    worker = Worker(engine, settings, {"flaky": _fail, runner.KIND: runner.run_delivery}, on_finished=_release_feedback)
+    worker = Worker(
+        engine, settings, registry_for({"flaky": _fail, runner.KIND: runner.run_delivery}, [release_deliveries])
+    )
 
     assert await worker.run_once()  # the task: error, and its delivery queued
     assert await worker.run_once()  # the delivery
@@ -194,7 +195,7 @@ async def test_a_delivery_job_that_crashes_ends_its_delivery_failed(
     account_id = api.account_id
     task_id = await insert_task(engine, account_id, now=utcnow(), kind="flaky")
     await _register(engine, task_id, account_id, receiver.url())
-    worker = Worker(engine, settings, {"flaky": _fail, runner.KIND: _crash}, on_finished=_release_feedback)
+    worker = Worker(engine, settings, registry_for({"flaky": _fail, runner.KIND: _crash}, [release_deliveries]))
 
     assert await worker.run_once()
     assert await worker.run_once()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,6 +13,8 @@ from tally.catalog.service import database_add, resource_add
 from tally.demo import demo_profiles
 from tally.profiles.service import profiles_add
 from tally.queue import queries
+from tally.queue.execution import Runner, TaskKind
+from tally.queue.registry import EndHook, Registry
 from tally.store.engine import read_transaction, write_transaction
 from tally.store.tables import tasks
 
@@ -31,6 +34,11 @@ class FakeClock:
     def advance(self, seconds: float) -> datetime:
         self.now += timedelta(seconds=seconds)
         return self.now
+
+
+def registry_for(runners: Mapping[str, Runner], end_hooks: Sequence[EndHook] = ()) -> Registry:
+    """A Registry of the given runners (kind name -> runner), for a Worker under test."""
+    return Registry.of(*(TaskKind(name, run) for name, run in runners.items()), end_hooks=end_hooks)
 
 
 async def insert_task(

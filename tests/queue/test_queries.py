@@ -41,7 +41,7 @@ async def _reap(engine: AsyncEngine, seconds_after_t0: float, max_attempts: int 
         reaped = await queries.task_reap_expired(
             conn, now=T0 + timedelta(seconds=seconds_after_t0), max_attempts=max_attempts
         )
-    return reaped.count
+    return reaped.requeued + len(reaped.abandoned)
 
 
 async def test_task_insert_new_key_creates_queued_task(engine: AsyncEngine, account_id: int) -> None:
@@ -329,3 +329,23 @@ async def test_task_purge_finished_old_deleted_new_and_active_kept(engine: Async
     assert (await task_row(engine, recent)).status == "completed"
     assert (await task_row(engine, processing)).status == "processing"
     assert (await task_row(engine, queued)).status == "queued"
+
+
+async def test_task_purge_finished_keeps_a_parent_while_its_child_is_active(
+    engine: AsyncEngine, account_id: int
+) -> None:
+    # A finished refresh whose feedback delivery is still retrying: purging the refresh would
+    # take its delivery row with it (issue 7, defect 9).
+    parent = await _finished_task(engine, account_id, timedelta(0))
+    async with write_transaction(engine) as conn:
+        child, _ = await queries.task_insert(
+            conn, account_id=account_id, kind="child", params={}, now=T0 + timedelta(days=3), parent_id=parent
+        )
+        assert await queries.task_purge_finished(conn, before=T0 + timedelta(days=1)) == 0
+    assert (await task_row(engine, parent)).status == "completed"
+    child_task = await claim(engine, "w3", now=T0 + timedelta(days=3))
+    assert child_task is not None and child_task.id == child
+    async with write_transaction(engine) as conn:
+        await queries.task_complete(conn, task_id=child, owner="w3", now=T0 + timedelta(days=3), result=None)
+        assert await queries.task_purge_finished(conn, before=T0 + timedelta(days=1)) == 1
+    assert await task_count(engine) == 1  # the child itself is recent

@@ -15,7 +15,7 @@ from tally.queue.worker import Worker
 from tally.store.engine import write_transaction
 from tally.store.types import utcnow
 from tests.helpers import Api, make_app
-from tests.queue.support import LEASE
+from tests.queue.support import LEASE, registry_for
 
 KEYS = ["status", "progress", "result", "task_id", "error_text", "created", "started", "finished"]
 UNKNOWN_ID = "930bfdb0-a5a8-4207-a77d-6b989bdea326"
@@ -38,7 +38,7 @@ async def _start_refresh(api: Api) -> tuple[str, int, int]:
 
 
 async def _run_worker(engine: AsyncEngine, settings: Settings) -> None:
-    worker = Worker(engine, settings, {refresh.KIND: refresh.run_refresh})
+    worker = Worker(engine, settings, registry_for({refresh.KIND: refresh.run_refresh}))
     assert await worker.run_once()
 
 

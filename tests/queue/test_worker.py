@@ -5,22 +5,34 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tally.config import Settings
 from tally.counters import refresh
 from tally.queue import queries
-from tally.queue.errors import TaskFailed
-from tally.queue.worker import Execution, Finish, Runner, Worker, worker_name
+from tally.queue.execution import Execution, Finish, Runner, TaskFailed
+from tally.queue.registry import MaintenancePass
+from tally.queue.worker import Worker, worker_name
 from tally.store.engine import read_transaction, write_transaction
 from tally.store.tables import accounts, counter_sets
 from tally.store.types import utcnow
-from tests.queue.support import LEASE, T0, FakeClock, add_catalog, claim, insert_task, task_count, task_row
+from tests.queue.support import (
+    LEASE,
+    T0,
+    FakeClock,
+    add_catalog,
+    claim,
+    insert_task,
+    registry_for,
+    task_count,
+    task_row,
+)
 
 
 def _returning(result: Any) -> Finish:
@@ -56,7 +68,7 @@ class Gate:
 def _worker(
     engine: AsyncEngine, settings: Settings, runner: Runner, clock: Callable[[], datetime] = utcnow, name: str = "w"
 ) -> Worker:
-    return Worker(engine, settings, {"test": runner}, clock=clock, name=name)
+    return Worker(engine, settings, registry_for({"test": runner}), clock=clock, name=name)
 
 
 async def test_worker_run_once_empty_queue_returns_false(engine: AsyncEngine, settings: Settings) -> None:
@@ -68,7 +80,7 @@ async def test_worker_run_once_refresh_task_completes(engine: AsyncEngine, setti
     async with write_transaction(engine) as conn:
         task_id = await refresh.refresh_start(conn, account_id, database_id, resource_id)
     clock = FakeClock(utcnow())
-    worker = Worker(engine, settings, {refresh.KIND: refresh.run_refresh}, clock=clock)
+    worker = Worker(engine, settings, registry_for({refresh.KIND: refresh.run_refresh}), clock=clock)
     assert await worker.run_once() is True
     row = await task_row(engine, task_id)
     assert (row.status, row.progress, row.attempts, row.error_text) == ("completed", 100, 1, "")
@@ -250,14 +262,14 @@ async def test_worker_reclaim_by_same_worker_discards_stale_run(
     async def runner(execution: Execution) -> Finish:
         return await gates[execution.task.attempts].run(execution)
 
-    worker = Worker(engine, settings.with_(worker_concurrency=2), {"test": runner}, clock=clock, name="W")
+    worker = Worker(engine, settings.with_(worker_concurrency=2), registry_for({"test": runner}), clock=clock, name="W")
     task_id = await insert_task(engine, account_id)
     first = await worker.claim()
     assert first is not None
     stale = asyncio.create_task(worker.execute(first))
     await asyncio.wait_for(gates[1].started.wait(), 5)
     clock.advance(settings.lease_seconds + 1)
-    await worker.maintain()
+    await worker.maintenance.round()
     second = await worker.claim()
     assert second is not None and second.id == task_id
     gates[1].release.set()
@@ -314,7 +326,7 @@ async def test_worker_run_wakeup_claims_new_task_at_once(
     engine: AsyncEngine, settings: Settings, account_id: int
 ) -> None:
     wakeup = asyncio.Event()
-    worker = Worker(engine, settings.with_(poll_interval=30), {"test": _instant}, wakeup=wakeup)
+    worker = Worker(engine, settings.with_(poll_interval=30), registry_for({"test": _instant}), wakeup=wakeup)
     stop = asyncio.Event()
     running = asyncio.create_task(worker.run(stop))
     try:
@@ -360,7 +372,7 @@ async def test_worker_name_long_hostname_still_claims(
 ) -> None:
     monkeypatch.setattr("socket.gethostname", lambda: "h" * 253)
     task_id = await insert_task(engine, account_id)
-    worker = Worker(engine, settings, {"test": _instant}, clock=FakeClock())
+    worker = Worker(engine, settings, registry_for({"test": _instant}), clock=FakeClock())
     assert len(worker_name()) <= 80
     assert await worker.run_once()
     assert (await task_row(engine, task_id)).status == "completed"
@@ -371,3 +383,69 @@ async def _wait_status(engine: AsyncEngine, task_id: str, status: str, within: f
     while (await task_row(engine, task_id)).status != status:
         assert asyncio.get_running_loop().time() < deadline, f"task {task_id} not {status} after {within}s"
         await asyncio.sleep(0.02)
+
+
+async def test_worker_database_error_that_is_no_disconnect_ends_as_error(
+    engine: AsyncEngine, settings: Settings, account_id: int, backend: str
+) -> None:
+    # A statement timeout, a full disk or a lock is an OperationalError too, but no lost
+    # connection: putting the task back (and taking back its attempt) looped for ever.
+    async def runner(execution: Execution) -> Finish:
+        async with write_transaction(execution.engine) as conn:
+            if backend == "postgres":
+                await conn.execute(text("SET LOCAL statement_timeout = 1"))
+                await conn.execute(text("SELECT pg_sleep(1)"))
+            else:
+                await conn.execute(text("SELECT * FROM no_such_table"))
+        return _returning(["never"])
+
+    task_id = await insert_task(engine, account_id)
+    assert await _worker(engine, settings, runner, FakeClock()).run_once()
+    row = await task_row(engine, task_id)
+    assert (row.status, row.attempts) == ("error", 1)
+    assert row.error_text == "Internal error while running the task (OperationalError)"
+    assert await _worker(engine, settings, runner, FakeClock()).run_once() is False
+
+
+async def test_worker_lost_connection_puts_task_back_until_attempts_run_out(
+    engine: AsyncEngine, settings: Settings, account_id: int, backend: str
+) -> None:
+    if backend != "postgres":
+        pytest.skip("a backend that terminates its own connection is a PostgreSQL test")
+
+    async def runner(execution: Execution) -> Finish:
+        async with write_transaction(execution.engine) as conn:
+            await conn.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
+        return _returning(["never"])
+
+    task_id = await insert_task(engine, account_id)
+    worker = _worker(engine, settings.with_(max_attempts=2), runner, FakeClock())
+    assert await worker.run_once()
+    row = await task_row(engine, task_id)
+    assert (row.status, row.attempts, row.lease_owner) == ("queued", 1, None)
+    assert await worker.run_once()
+    row = await task_row(engine, task_id)
+    assert (row.status, row.attempts) == ("error", 2)
+    assert row.error_text.startswith("Task interrupted 2 times: database connection lost")
+
+
+async def test_worker_failing_maintenance_pass_does_not_stop_claims(
+    engine: AsyncEngine, settings: Settings, account_id: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(conn: AsyncConnection, now: datetime, settings: Settings) -> None:
+        raise OverflowError("date value out of range")
+
+    registry = replace(registry_for({"test": _instant}), maintenance=[MaintenancePass("broken", broken)])
+    worker = Worker(engine, settings, registry)
+    task_id = await insert_task(engine, account_id, now=utcnow())
+    stop = asyncio.Event()
+    with caplog.at_level(logging.ERROR, logger="tally.worker"):
+        running = asyncio.create_task(worker.run(stop))
+        for _ in range(200):
+            if (await task_row(engine, task_id)).status == "completed":
+                break
+            await asyncio.sleep(0.05)
+        stop.set()
+        await asyncio.wait_for(running, 10)
+    assert (await task_row(engine, task_id)).status == "completed"
+    assert any("maintenance pass 'broken' failed" in record.getMessage() for record in caplog.records)

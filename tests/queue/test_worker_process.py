@@ -27,7 +27,7 @@ from tally.profiles.statuses import SENDABLE_STATUSES, Status
 from tally.queue.worker import Worker
 from tally.store.engine import read_transaction, write_transaction
 from tally.store.tables import counter_sets, databases
-from tests.queue.support import add_catalog, task_row
+from tests.queue.support import add_catalog, registry_for, task_row
 
 pytestmark = pytest.mark.slow
 
@@ -94,7 +94,7 @@ async def _queue_refresh(engine: AsyncEngine, settings: Settings, account_id: in
     database_id, resource_id = await add_catalog(engine, account_id, PROFILES)
     async with write_transaction(engine) as conn:
         await refresh.refresh_start(conn, account_id, database_id, resource_id)
-    assert await Worker(engine, settings, {refresh.KIND: refresh.run_refresh}).run_once()
+    assert await Worker(engine, settings, registry_for({refresh.KIND: refresh.run_refresh})).run_once()
     async with write_transaction(engine) as conn:
         task_id = await refresh.refresh_start(conn, account_id, database_id, resource_id)
     return task_id, database_id, resource_id

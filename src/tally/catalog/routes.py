@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, field_validator
 
+from tally.capability import Capability
 from tally.catalog import service
 from tally.catalog.channels import CHANNEL_CODES
 from tally.store.engine import read_transaction, write_transaction
@@ -136,3 +137,5 @@ METHODS = [
            example={"from_id": 1, "limit": 100},
            response_example={"items": [_RESOURCE], "next_from_id": 0, "total_count": 1}),
 ]  # fmt: skip
+
+CAPABILITY = Capability("catalog", methods=METHODS)

@@ -14,15 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from tally.catalog.channels import CHANNEL_CODES
 from tally.catalog.service import database_require, require_linked, resource_require
 from tally.counters.count import Tally, count_chunk, plan_chunks
-from tally.counters.timefmt import go_duration, rfc3339_ms, rfc3339_seconds
 from tally.errors import TallyError
 from tally.profiles.statuses import SENDABLE_STATUSES, Status
 from tally.queue import queries
-from tally.queue.errors import TaskFailed
-from tally.queue.worker import Execution, Finish
+from tally.queue.execution import Execution, Finish, TaskFailed
 from tally.store.engine import is_sqlite, snapshot_transaction
 from tally.store.tables import counter_sets
 from tally.store.types import utcnow
+from tally.timefmt import go_duration, rfc3339_ms, rfc3339_seconds
 
 KIND = "refresh_counters"
 
@@ -125,8 +124,9 @@ async def _previous_counts(
     )
     if channels is None:
         return None
+    # A status word missing from a stored set (one added since) weighs nothing.
     return {
-        (CHANNEL_CODES[entry["channel"]], status): entry["status"][status.word]
+        (CHANNEL_CODES[entry["channel"]], status): int(entry["status"].get(status.word, 0))
         for entry in channels
         if entry["channel"] in CHANNEL_CODES
         for status in Status

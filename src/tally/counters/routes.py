@@ -7,10 +7,11 @@ from typing import Any
 from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from tally.capability import Capability
 from tally.counters import refresh
 from tally.feedback.params import Feedback, OptionalFeedback
 from tally.feedback.queries import delivery_register
-from tally.queue.kinds import TaskKind
+from tally.queue.execution import TaskKind
 from tally.queue.queries import Task
 from tally.store.engine import read_transaction, write_transaction
 from tally.store.types import utcnow
@@ -79,3 +80,5 @@ METHODS = [
            "The counters stored by the last finished refresh, without counting",
            example={"id": 5, "resource_id": 24}, response_example=[_EMAIL]),
 ]  # fmt: skip
+
+CAPABILITY = Capability("counters", methods=METHODS, task_kinds=[REFRESH_KIND])

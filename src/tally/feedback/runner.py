@@ -16,8 +16,7 @@ from tally.feedback.queries import Delivery
 from tally.feedback.sender import Answer, post
 from tally.feedback.signing import signature_headers
 from tally.feedback.states import DeliveryStatus
-from tally.queue.errors import RetryLater
-from tally.queue.worker import Execution, Finish
+from tally.queue.execution import Execution, Finish, RetryLater
 from tally.store.engine import read_transaction
 
 KIND = "feedback_delivery"

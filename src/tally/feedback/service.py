@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,40 +12,48 @@ from tally.feedback import queries
 from tally.feedback.runner import KIND
 from tally.feedback.signing import new_secret
 from tally.feedback.states import DeliveryStatus
-from tally.queue.queries import task_get_any, task_insert
+from tally.queue.queries import Task, task_insert
+from tally.queue.registry import TaskEnded
 from tally.queue.states import TaskStatus
 from tally.store.engine import write_transaction
 from tally.store.types import utcnow
+from tally.tasks.status import status_data
 from tally.wire.codec import Format, encode, success_envelope
 
-#: The tasks/status ``data`` of a task (without ``feedback``), as of now.
-StatusData = Callable[[AsyncConnection, str], Awaitable[dict[str, Any]]]
 
+async def release_deliveries(ended: TaskEnded) -> None:
+    """When a task ends, build the payload of each of its waiting deliveries and queue its job.
 
-async def release_deliveries(conn: AsyncConnection, task_id: str, now: datetime, status_data: StatusData) -> int:
-    """Build the payload of each waiting delivery of a finished task and queue its job.
-
-    Runs in the transaction that finishes the task: if the finish commits, the deliveries
-    will be made; a crash before the commit loses neither.
+    Runs in the transaction that ends the task: if the end commits, the deliveries will be
+    made; a crash before the commit loses neither. Each delivery job is a child of the task,
+    which is therefore kept (not purged) until its deliveries are final.
     """
-    waiting = [d for d in await queries.delivery_list_for_task(conn, task_id) if d.status is DeliveryStatus.WAITING]
+    conn, task = ended.conn, ended.task
+    if task.kind == KIND:
+        await _end_with_its_job(conn, task, ended.now)
+        return
+    waiting = [d for d in await queries.delivery_list_for_task(conn, task.id) if d.status is DeliveryStatus.WAITING]
     if not waiting:
-        await _end_with_its_job(conn, task_id, now)
-        return 0
-    envelope = success_envelope(await status_data(conn, task_id))
+        return
+    envelope = success_envelope(await status_data(conn, task, ended.registry))
     for delivery in waiting:
         body = encode(envelope, Format.XML if delivery.type == "XML" else Format.JSON)
         await queries.delivery_release(conn, delivery.id, body)
-        await task_insert(conn, account_id=delivery.account_id, kind=KIND, params={"delivery_id": delivery.id}, now=now)
-    return len(waiting)
+        await task_insert(
+            conn,
+            account_id=delivery.account_id,
+            kind=KIND,
+            params={"delivery_id": delivery.id},
+            now=ended.now,
+            parent_id=task.id,
+        )
 
 
-async def _end_with_its_job(conn: AsyncConnection, task_id: str, now: datetime) -> None:
+async def _end_with_its_job(conn: AsyncConnection, task: Task, now: datetime) -> None:
     """A delivery job that ended in error (its workers kept dying, or it crashed) fails its
     delivery: otherwise the delivery would show ``pending`` for ever with nothing to move it.
     """
-    task = await task_get_any(conn, task_id)
-    if task is None or task.kind != KIND or task.status is not TaskStatus.ERROR:
+    if task.status is not TaskStatus.ERROR:
         return
     delivery = await queries.delivery_get(conn, str(task.params.get("delivery_id")))
     if delivery is not None and delivery.status is DeliveryStatus.PENDING:
@@ -58,6 +65,12 @@ async def _end_with_its_job(conn: AsyncConnection, task_id: str, now: datetime) 
             last_error=f"delivery stopped: {task.error_text}",
             now=now,
         )
+
+
+async def deliveries_section(conn: AsyncConnection, task: Task) -> dict[str, Any]:
+    """tasks/status's ``feedback``: the task's deliveries, when it has any."""
+    deliveries = await queries.delivery_list_for_task(conn, task.id)
+    return {"feedback": [delivery.as_data() for delivery in deliveries]} if deliveries else {}
 
 
 async def secret_create(engine: AsyncEngine, account_name: str, *, grace: timedelta) -> str:

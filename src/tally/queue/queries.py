@@ -16,7 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tally.queue.errors import LeaseLost
-from tally.queue.states import TaskStatus
+from tally.queue.states import ACTIVE_STATUSES, TaskStatus
 from tally.queue.wakeup import notify_task_queued
 from tally.store.engine import is_sqlite
 from tally.store.tables import tasks
@@ -37,6 +37,7 @@ class Task:
     error_text: str
     attempts: int
     lease_owner: str | None
+    parent_id: str | None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -54,6 +55,7 @@ class Task:
             error_text=row.error_text,
             attempts=row.attempts,
             lease_owner=row.lease_owner,
+            parent_id=row.parent_id,
             created_at=row.created_at,
             started_at=row.started_at,
             finished_at=row.finished_at,
@@ -69,8 +71,12 @@ async def task_insert(
     params: dict[str, Any],
     now: datetime,
     dedupe_key: str | None = None,
+    parent_id: str | None = None,
 ) -> tuple[str, bool]:
-    """The task id, and whether it was created (False: an active duplicate exists)."""
+    """The task id, and whether it was created (False: an active duplicate exists).
+
+    A task with a ``parent_id`` keeps its parent from being purged while it is active.
+    """
     insert = sqlite_insert if is_sqlite(conn) else pg_insert
     for _ in range(3):
         task_id = str(uuid.uuid4())
@@ -86,6 +92,7 @@ async def task_insert(
             created_at=now,
             scheduled_at=now,
             dedupe_key=dedupe_key,
+            parent_id=parent_id,
         )
         if dedupe_key is not None:
             statement = statement.on_conflict_do_nothing(
@@ -174,8 +181,10 @@ async def task_renew_lease(
 
 
 # task_complete -- processing -> completed, only by the lease holder.
-async def task_complete(conn: AsyncConnection, *, task_id: str, owner: str, now: datetime, result: Any) -> None:
-    outcome = await conn.execute(
+async def task_complete(conn: AsyncConnection, *, task_id: str, owner: str, now: datetime, result: Any) -> Task:
+    return await _transition(
+        conn,
+        task_id,
         update(tasks)
         .where(_held_by(task_id, owner))
         .values(
@@ -185,15 +194,15 @@ async def task_complete(conn: AsyncConnection, *, task_id: str, owner: str, now:
             finished_at=now,
             lease_owner=None,
             lease_expires_at=None,
-        )
+        ),
     )
-    if outcome.rowcount != 1:
-        raise LeaseLost(task_id)
 
 
 # task_fail -- processing -> error, only by the lease holder; progress stays where it was.
-async def task_fail(conn: AsyncConnection, *, task_id: str, owner: str, now: datetime, error_text: str) -> None:
-    outcome = await conn.execute(
+async def task_fail(conn: AsyncConnection, *, task_id: str, owner: str, now: datetime, error_text: str) -> Task:
+    return await _transition(
+        conn,
+        task_id,
         update(tasks)
         .where(_held_by(task_id, owner))
         .values(
@@ -202,13 +211,20 @@ async def task_fail(conn: AsyncConnection, *, task_id: str, owner: str, now: dat
             finished_at=now,
             lease_owner=None,
             lease_expires_at=None,
-        )
+        ),
     )
-    if outcome.rowcount != 1:
+
+
+async def _transition(conn: AsyncConnection, task_id: str, statement: Any) -> Task:
+    """Run a guarded UPDATE of one running task; LeaseLost if its WHERE matched nothing."""
+    row = (await conn.execute(statement.returning(*tasks.c))).first()
+    if row is None:
         raise LeaseLost(task_id)
+    return Task.from_row(row)
 
 
-# task_release -- processing -> queued by its own worker (shutting down), keeping attempts.
+# task_release -- processing -> queued by its own worker (shutting down), taking back the
+# attempt: the claim did not get to run the task.
 async def task_release(conn: AsyncConnection, *, task_id: str, owner: str) -> None:
     await conn.execute(
         update(tasks)
@@ -222,16 +238,22 @@ async def task_release(conn: AsyncConnection, *, task_id: str, owner: str) -> No
     )
 
 
+# task_requeue -- processing -> queued by its own worker, keeping the attempt: the run was
+# interrupted (a lost database connection) and counts towards TALLY_MAX_ATTEMPTS.
+async def task_requeue(conn: AsyncConnection, *, task_id: str, owner: str, now: datetime) -> None:
+    await conn.execute(
+        update(tasks)
+        .where(_held_by(task_id, owner))
+        .values(status=TaskStatus.QUEUED.value, lease_owner=None, lease_expires_at=None, scheduled_at=now)
+    )
+
+
 @dataclass(frozen=True)
 class Reaped:
-    """What a reaper pass did: tasks put back, and tasks it ended as error (their ids)."""
+    """What a reaper pass did: tasks put back, and tasks it ended as error."""
 
     requeued: int
-    abandoned: list[str]
-
-    @property
-    def count(self) -> int:
-        return self.requeued + len(self.abandoned)
+    abandoned: list[Task]
 
 
 # task_reap_expired -- processing -> queued (attempts left) or error (none left), lease expired.
@@ -247,9 +269,9 @@ async def task_reap_expired(conn: AsyncConnection, *, now: datetime, max_attempt
             lease_owner=None,
             lease_expires_at=None,
         )
-        .returning(tasks.c.id)
+        .returning(*tasks.c)
     )
-    abandoned_ids = [str(task_id) for task_id in abandoned.scalars()]
+    abandoned_tasks = [Task.from_row(row) for row in abandoned]
     requeued = await conn.execute(
         update(tasks)
         .where(expired, tasks.c.attempts < max_attempts)
@@ -260,7 +282,7 @@ async def task_reap_expired(conn: AsyncConnection, *, now: datetime, max_attempt
             scheduled_at=now,
         )
     )
-    return Reaped(requeued=int(requeued.rowcount), abandoned=abandoned_ids)
+    return Reaped(requeued=int(requeued.rowcount), abandoned=abandoned_tasks)
 
 
 # task_retry_later -- processing -> queued by its lease holder, due at `run_at`; a new try
@@ -287,12 +309,18 @@ async def task_get_any(conn: AsyncConnection, task_id: str) -> Task | None:
     return None if row is None else Task.from_row(row)
 
 
-# task_purge_finished -- delete completed and error tasks finished before `before`.
+# task_purge_finished -- delete completed and error tasks finished before `before`, except
+# those whose child tasks are still active (a finished refresh whose delivery is retrying).
 async def task_purge_finished(conn: AsyncConnection, *, before: datetime) -> int:
+    child = tasks.alias("child")
+    active_child = (
+        select(child.c.id).where(child.c.parent_id == tasks.c.id, child.c.status.in_(ACTIVE_STATUSES)).exists()
+    )
     result = await conn.execute(
         delete(tasks).where(
             tasks.c.status.in_([TaskStatus.COMPLETED.value, TaskStatus.ERROR.value]),
             tasks.c.finished_at < before,
+            ~active_child,
         )
     )
     return int(result.rowcount)

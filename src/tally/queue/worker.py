@@ -1,8 +1,19 @@
 """The worker: claims due tasks, runs them under a renewed lease, and records the outcome.
 
 The same code runs inside ``tally serve`` (embedded, one process with the API) and as
-``tally worker`` processes. Each pass of maintenance puts back tasks whose worker died
-(lease expired) and purges finished tasks past their retention.
+``tally worker`` processes. Beside the claims, the worker runs the maintenance passes
+(maintenance.py) on their own schedule, so that a failing pass never stops claiming.
+
+A run's outcome becomes the task's next state in one place, ``_record``:
+
+=================  ==========================================================
+Completed          completed, with what the run's Finish returns
+Failed             error, with its text
+Retry              queued again, due after the delay (RetryLater)
+Interrupted        queued again with the attempt counted (database connection
+                   lost); error once TALLY_MAX_ATTEMPTS attempts are used up
+lease lost         nothing: another worker may own the task now
+=================  ==========================================================
 """
 
 from __future__ import annotations
@@ -13,49 +24,49 @@ import itertools
 import logging
 import os
 import socket
-import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime, timedelta
-from typing import Any
+from dataclasses import dataclass
+from datetime import timedelta
 
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tally.config import Settings
 from tally.queue import queries
-from tally.queue.errors import LeaseLost, RetryLater, TaskFailed
+from tally.queue.errors import LeaseLost
+from tally.queue.execution import Clock, Execution, Finish, RetryLater, TaskFailed
+from tally.queue.maintenance import Maintenance
 from tally.queue.queries import Task
+from tally.queue.registry import Registry
 from tally.queue.wakeup import listen
 from tally.store.engine import is_sqlite, write_transaction
 from tally.store.types import utcnow
 
 log = logging.getLogger("tally.worker")
 
-Clock = Callable[[], datetime]
-#: What a run hands back: called inside the transaction that marks the task completed, it
-#: writes what goes with the result (counters, deliveries) and returns the result.
-Finish = Callable[[AsyncConnection, datetime], Awaitable[Any]]
+
+@dataclass(frozen=True)
+class Completed:
+    finish: Finish
 
 
-class Execution:
-    """What the code of a running task may use: its task, the engine, and progress."""
-
-    def __init__(self, worker: Worker, task: Task) -> None:
-        self.task = task
-        self.engine = worker.engine
-        self.settings = worker.settings
-        self.clock = worker.clock
-        self._worker = worker
-
-    async def report_progress(self, percent: int) -> None:
-        """Record progress (0-99) and renew the lease; raises LeaseLost if it was taken."""
-        await self._worker.renew(self.task, progress=min(max(percent, 0), 99))
+@dataclass(frozen=True)
+class Failed:
+    error_text: str
 
 
-Runner = Callable[[Execution], Awaitable[Finish]]
-#: Called in the transaction that ends a task (completed or error), e.g. to queue feedback.
-FinishedHook = Callable[[AsyncConnection, str, datetime], Awaitable[object]]
+@dataclass(frozen=True)
+class Retry:
+    delay: float
+    finish: Finish
+
+
+@dataclass(frozen=True)
+class Interrupted:
+    reason: str
+
+
+Outcome = Completed | Failed | Retry | Interrupted
 
 
 def worker_name() -> str:
@@ -68,56 +79,55 @@ class Worker:
         self,
         engine: AsyncEngine,
         settings: Settings,
-        runners: Mapping[str, Runner],
+        registry: Registry,
         *,
         wakeup: asyncio.Event | None = None,
         clock: Clock = utcnow,
         name: str | None = None,
-        on_finished: FinishedHook | None = None,
     ) -> None:
         self.engine = engine
         self.settings = settings
-        self.runners = runners
+        self.registry = registry
         self.wakeup = wakeup or asyncio.Event()
         self.clock = clock
         self.name = name or worker_name()
         self.lease = timedelta(seconds=settings.lease_seconds)
-        self.on_finished = on_finished
+        self.maintenance = Maintenance(engine, settings, registry, clock)
         self._running: dict[asyncio.Task[None], Task] = {}
         self._claims = itertools.count(1)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Claim and run tasks until ``stop`` is set, then let running ones finish."""
         log.info("worker %s started (concurrency %d)", self.name, self.settings.worker_concurrency)
-        listener = None
+        helpers = [asyncio.create_task(self.maintenance.run(stop), name="tally-maintenance")]
         if not is_sqlite(self.engine):
-            listener = asyncio.create_task(listen(self.settings.database_url, self.wakeup, stop))
-        next_maintenance = 0.0
-        while not stop.is_set():
-            # Cleared before the pass, not after: a task queued while we look is not missed.
-            self.wakeup.clear()
-            try:
-                # Not before every claim: a reaper pass is a write, and a backlog of short
-                # tasks would pay it each time. A third of a lease keeps reaping prompt.
-                if time.monotonic() >= next_maintenance:
-                    await self.maintain()
-                    next_maintenance = time.monotonic() + self.settings.lease_seconds / 3
-                while len(self._running) < self.settings.worker_concurrency:
-                    task = await self.claim()
-                    if task is None:
-                        break
-                    running = asyncio.create_task(self.execute(task))
-                    self._running[running] = task
-                    running.add_done_callback(self._execution_done)
-            except Exception:
-                log.exception("worker %s: queue pass failed; retrying", self.name)
-            await self._sleep(stop)
-        await self._drain()
-        if listener is not None:
-            listener.cancel()  # it would otherwise notice `stop` only at its next check
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
+            helpers.append(
+                asyncio.create_task(listen(self.settings.database_url, self.wakeup, stop), name="tally-listener")
+            )
+        try:
+            while not stop.is_set():
+                # Cleared before the pass, not after: a task queued while we look is not missed.
+                self.wakeup.clear()
+                try:
+                    await self._claim_free_slots()
+                except Exception:
+                    log.exception("worker %s: claiming failed; retrying", self.name)
+                await self._sleep(stop)
+            await self._drain()
+        finally:
+            for helper in helpers:
+                helper.cancel()  # the listener would otherwise notice `stop` only at its next check
+            await asyncio.gather(*helpers, return_exceptions=True)
         log.info("worker %s stopped", self.name)
+
+    async def _claim_free_slots(self) -> None:
+        while len(self._running) < self.settings.worker_concurrency:
+            task = await self.claim()
+            if task is None:
+                return
+            running = asyncio.create_task(self.execute(task))
+            self._running[running] = task
+            running.add_done_callback(self._execution_done)
 
     async def _drain(self) -> None:
         """Let running tasks finish within the grace period; put the others back."""
@@ -131,9 +141,13 @@ class Worker:
             running.cancel()
         await asyncio.gather(*unfinished, return_exceptions=True)
         for task in held:
-            async with write_transaction(self.engine) as conn:
-                await queries.task_release(conn, task_id=task.id, owner=_owner(task))
-            log.warning("worker %s put task %s back in the queue unfinished", self.name, task.id)
+            try:
+                async with write_transaction(self.engine) as conn:
+                    await queries.task_release(conn, task_id=task.id, owner=_owner(task))
+            except Exception as exc:
+                log.warning("worker %s could not put task %s back (%s); its lease will expire", self.name, task.id, exc)
+            else:
+                log.warning("worker %s put task %s back in the queue unfinished", self.name, task.id)
 
     def _execution_done(self, running: asyncio.Task[None]) -> None:
         self._running.pop(running, None)
@@ -150,31 +164,12 @@ class Worker:
 
     async def run_once(self) -> bool:
         """One pass: maintenance, then claim one task and run it to its end. For tests."""
-        await self.maintain()
+        await self.maintenance.round()
         task = await self.claim()
         if task is None:
             return False
         await self.execute(task)
         return True
-
-    async def maintain(self) -> None:
-        now = self.clock()
-        async with write_transaction(self.engine) as conn:
-            reaped = await queries.task_reap_expired(conn, now=now, max_attempts=self.settings.max_attempts)
-            for task_id in reaped.abandoned:
-                await self._finished(conn, task_id, now)
-            retention = timedelta(days=self.settings.task_retention_days)
-            purged = await queries.task_purge_finished(conn, before=now - retention)
-        if reaped.requeued:
-            log.warning("put back %d task(s) whose worker stopped renewing its lease", reaped.requeued)
-        if reaped.abandoned:
-            log.error("ended %d task(s) as error: their workers kept dying", len(reaped.abandoned))
-        if purged:
-            log.info(
-                "purged %d finished task(s) older than %s days",
-                purged,
-                self.settings.task_retention_days,
-            )
 
     async def claim(self) -> Task | None:
         # The lease belongs to this claim, not merely to this worker: if the task is reaped
@@ -198,33 +193,70 @@ class Worker:
             )
 
     async def execute(self, task: Task) -> None:
-        """Run one claimed task and record its outcome: the one place outcome becomes status."""
+        """Run one claimed task and record its outcome."""
+        outcome: Outcome | None
         try:
-            finish = await self._run_under_lease(task)
-            async with write_transaction(self.engine) as conn:
-                now = self.clock()
-                result = await finish(conn, now)
-                await queries.task_complete(conn, task_id=task.id, owner=_owner(task), now=now, result=result)
-                await self._finished(conn, task.id, now)
-        except LeaseLost:
+            outcome = Completed(await self._run_under_lease(task))
+        except Exception as exc:
+            outcome = self._outcome_of_error(task, exc)
+        if outcome is None:
+            return
+        try:
+            await self._record(task, outcome)
+        except Exception as exc:
+            # Writing the outcome failed (the Finish raised, the database broke): record
+            # what that means instead; if even that fails, the lease expires and the
+            # reaper puts the task back.
+            fallback = self._outcome_of_error(task, exc)
+            if fallback is None:
+                return
+            try:
+                await self._record(task, fallback)
+            except Exception:
+                log.exception("could not record the outcome of task %s; its lease will expire", task.id)
+
+    def _outcome_of_error(self, task: Task, exc: Exception) -> Outcome | None:
+        """What an exception of a run (or of recording it) means for the task."""
+        if isinstance(exc, LeaseLost):
             # Another worker may own it now: whatever this run did is discarded.
             log.warning("lost the lease of task %s; its result, if any, is discarded", task.id)
-        except TaskFailed as failure:
-            await self._finish_with_error(task, str(failure))
-        except RetryLater as retry:
-            await self._retry_later(task, retry)
-        except Exception as exc:
-            if is_connection_lost(exc):
-                await self._give_back(task, exc)
-                return
-            log.exception("task %s failed", task.id)
-            await self._finish_with_error(task, f"Internal error while running the task ({type(exc).__name__})")
-        else:
-            log.info("completed task %s", task.id)
+            return None
+        if isinstance(exc, TaskFailed):
+            return Failed(str(exc))
+        if isinstance(exc, RetryLater):
+            return Retry(exc.delay, exc.finish)
+        if is_connection_lost(exc):
+            return Interrupted(f"database connection lost ({type(exc).__name__})")
+        log.error("task %s failed", task.id, exc_info=exc)
+        return Failed(f"Internal error while running the task ({type(exc).__name__})")
+
+    async def _record(self, task: Task, outcome: Outcome) -> None:
+        """The one place where a run's outcome becomes the task's next state."""
+        owner = _owner(task)
+        if isinstance(outcome, Interrupted) and task.attempts >= self.settings.max_attempts:
+            outcome = Failed(f"Task interrupted {task.attempts} times: {outcome.reason}")
+        async with write_transaction(self.engine) as conn:
+            now = self.clock()
+            if isinstance(outcome, Completed):
+                result = await outcome.finish(conn, now)
+                ended = await queries.task_complete(conn, task_id=task.id, owner=owner, now=now, result=result)
+                await self.registry.task_ended(conn, ended, now)
+            elif isinstance(outcome, Failed):
+                ended = await queries.task_fail(
+                    conn, task_id=task.id, owner=owner, now=now, error_text=outcome.error_text
+                )
+                await self.registry.task_ended(conn, ended, now)
+            elif isinstance(outcome, Retry):
+                await outcome.finish(conn, now)
+                run_at = now + timedelta(seconds=outcome.delay)
+                await queries.task_retry_later(conn, task_id=task.id, owner=owner, run_at=run_at)
+            else:
+                await queries.task_requeue(conn, task_id=task.id, owner=owner, now=now)
+        _log_outcome(task, outcome)
 
     async def _run_under_lease(self, task: Task) -> Finish:
         """The task's runner, with its lease renewed meanwhile; LeaseLost if it was taken."""
-        work = asyncio.create_task(self._run(self.runners.get(task.kind), task))
+        work = asyncio.create_task(self._run(task))
         heartbeat = asyncio.create_task(self._heartbeat(task, work))
         try:
             return await work
@@ -237,10 +269,15 @@ class Worker:
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
 
-    async def _run(self, runner: Runner | None, task: Task) -> Finish:
-        if runner is None:
+    async def _run(self, task: Task) -> Finish:
+        kind = self.registry.kinds.get(task.kind)
+        if kind is None:
             raise TaskFailed(f"Unknown task kind: {task.kind}")
-        return await runner(Execution(self, task))
+
+        async def report(percent: int) -> None:
+            await self.renew(task, progress=percent)
+
+        return await kind.run(Execution(task, self.engine, self.settings, self.clock, report))
 
     async def _heartbeat(self, task: Task, work: asyncio.Task[Finish]) -> bool:
         """Renew the lease while the task runs; cancel the run (and say so) if it is gone."""
@@ -255,52 +292,26 @@ class Worker:
             except Exception:
                 log.exception("could not renew the lease of task %s; will retry", task.id)
 
-    async def _give_back(self, task: Task, exc: Exception) -> None:
-        """The database went away mid-run: put the task back for a later try, not an error.
 
-        If the database is still away, the release fails too and the lease's expiry does the
-        same a little later.
-        """
-        log.warning("task %s interrupted: database connection lost (%s); putting it back", task.id, exc)
-        try:
-            async with write_transaction(self.engine) as conn:
-                await queries.task_release(conn, task_id=task.id, owner=_owner(task))
-        except Exception as release_error:
-            log.warning("could not put task %s back (%s); its lease will expire", task.id, release_error)
-
-    async def _finished(self, conn: AsyncConnection, task_id: str, now: datetime) -> None:
-        if self.on_finished is not None:
-            await self.on_finished(conn, task_id, now)
-
-    async def _retry_later(self, task: Task, retry: RetryLater) -> None:
-        try:
-            async with write_transaction(self.engine) as conn:
-                now = self.clock()
-                await retry.finish(conn, now)
-                run_at = now + timedelta(seconds=retry.delay)
-                await queries.task_retry_later(conn, task_id=task.id, owner=_owner(task), run_at=run_at)
-        except LeaseLost:
-            log.warning("task %s asked for a retry after its lease was lost", task.id)
-            return
-        log.info("task %s will run again in %.1fs", task.id, retry.delay)
-
-    async def _finish_with_error(self, task: Task, error_text: str) -> None:
-        try:
-            async with write_transaction(self.engine) as conn:
-                now = self.clock()
-                await queries.task_fail(conn, task_id=task.id, owner=_owner(task), now=now, error_text=error_text)
-                await self._finished(conn, task.id, now)
-        except LeaseLost:
-            log.warning("task %s failed after its lease was lost", task.id)
-            return
-        log.info("task %s ended with error: %s", task.id, error_text)
+def _log_outcome(task: Task, outcome: Outcome) -> None:
+    if isinstance(outcome, Completed):
+        log.info("completed task %s", task.id)
+    elif isinstance(outcome, Failed):
+        log.info("task %s ended with error: %s", task.id, outcome.error_text)
+    elif isinstance(outcome, Retry):
+        log.info("task %s will run again in %.1fs", task.id, outcome.delay)
+    else:
+        log.warning("task %s interrupted: %s; put back in the queue", task.id, outcome.reason)
 
 
 def is_connection_lost(exc: BaseException) -> bool:
-    """Whether an error means the database connection broke (restart, killed backend)."""
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    return isinstance(exc, OperationalError | InterfaceError)
+    """Whether an error means the database connection broke (restart, killed backend).
+
+    Only a disconnect that SQLAlchemy recognised (and invalidated the connection for): a
+    statement timeout, a full disk or a lock is an OperationalError too, but retrying the
+    same task would meet it again.
+    """
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 def _owner(task: Task) -> str:

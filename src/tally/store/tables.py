@@ -187,6 +187,9 @@ tasks = Table(
     Column("started_at", UTCDateTime(), nullable=True),
     Column("finished_at", UTCDateTime(), nullable=True),
     Column("dedupe_key", String(200), nullable=True),
+    # The task whose end created this one (a feedback delivery): the parent is not purged
+    # while a child is active.
+    Column("parent_id", String(36), nullable=True),
     # One active task per dedupe key: a second insert fails and returns the first task.
     Index(
         "uq_tasks_active_dedupe_key",
@@ -197,6 +200,7 @@ tasks = Table(
     ),
     Index("ix_tasks_status_scheduled_at", "status", "scheduled_at"),
     Index("ix_tasks_finished_at", "finished_at"),
+    Index("ix_tasks_parent_id", "parent_id"),
 )
 
 signing_secrets = Table(

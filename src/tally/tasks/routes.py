@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import Any
 
 from pydantic import Field
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tally.counters.timefmt import rfc3339_ms
-from tally.feedback.queries import delivery_list_for_task
-from tally.queue.errors import TaskNotFound
-from tally.queue.kinds import TaskKind
-from tally.queue.queries import Task, task_get
-from tally.queue.states import TaskStatus
+from tally.capability import Capability
+from tally.errors import NotFound
+from tally.queue.queries import task_get
 from tally.store.engine import read_transaction
+from tally.tasks.status import status_with_sections
 from tally.wire.methods import Call, Method
 from tally.wire.params import Params
+
+
+class TaskNotFound(NotFound):
+    """Task not found"""
 
 
 class TaskRef(Params):
@@ -38,25 +38,6 @@ def task_key(raw: object) -> str | None:
     return raw.strip().lower()
 
 
-async def status_data(conn: AsyncConnection, task: Task, kinds: Mapping[str, TaskKind]) -> dict[str, Any]:
-    """The ``data`` of tasks/status for a task, as of now, without ``feedback``."""
-    result = None
-    if task.status is TaskStatus.COMPLETED and task.result is not None:
-        # A kind this process does not know (a newer or retired one) shows its stored result.
-        kind = kinds.get(task.kind)
-        result = task.result if kind is None else await kind.present(conn, task)
-    return {
-        "status": task.status.value,
-        "progress": task.progress,
-        "result": result,
-        "task_id": task.id,
-        "error_text": task.error_text,
-        "created": rfc3339_ms(task.created_at),
-        "started": rfc3339_ms(task.started_at),
-        "finished": rfc3339_ms(task.finished_at),
-    }
-
-
 async def task_status(call: Call, params: TaskRef) -> dict[str, Any]:
     # Any id that names no task of this account, malformed or not, is simply not found.
     task_id = task_key(params.task_id)
@@ -64,11 +45,7 @@ async def task_status(call: Call, params: TaskRef) -> dict[str, Any]:
         task = None if task_id is None else await task_get(conn, call.account_id, task_id)
         if task is None:
             raise TaskNotFound()
-        data = await status_data(conn, task, call.runtime.task_kinds)
-        deliveries = await delivery_list_for_task(conn, task.id)
-    if deliveries:
-        data["feedback"] = [delivery.as_data() for delivery in deliveries]
-    return data
+        return await status_with_sections(conn, task, call.runtime.registry)
 
 
 METHODS = [
@@ -90,3 +67,5 @@ METHODS = [
         },
     )
 ]
+
+CAPABILITY = Capability("tasks", methods=METHODS)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from tally.counters.timefmt import go_duration, rfc3339_ms, rfc3339_seconds
+from tally.timefmt import go_duration, rfc3339_ms, rfc3339_seconds
 
 NS = 1
 US = 1_000 * NS

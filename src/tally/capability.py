@@ -1,0 +1,48 @@
+"""What a capability contributes to the application, declared in one object.
+
+Each capability (catalog, profiles, counters, tasks, feedback, ...) ends its ``routes.py``
+with a ``CAPABILITY``; app.py lists them once. The API takes every method, and the queue
+a Registry of every task kind, end-of-task hook, tasks/status section and maintenance pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from tally.queue.execution import TaskKind
+from tally.queue.registry import EndHook, MaintenancePass, Registry, StatusSection
+from tally.wire.methods import Method
+
+
+@dataclass(frozen=True)
+class Capability:
+    name: str
+    methods: Sequence[Method] = ()
+    task_kinds: Sequence[TaskKind] = ()
+    #: Run in the transaction that ends any task (completed or error).
+    end_hooks: Sequence[EndHook] = ()
+    #: Add keys to tasks/status.
+    status_sections: Sequence[StatusSection] = ()
+    maintenance: Sequence[MaintenancePass] = ()
+
+
+def methods_of(capabilities: Iterable[Capability]) -> list[Method]:
+    return [method for capability in capabilities for method in capability.methods]
+
+
+def registry_of(capabilities: Iterable[Capability]) -> Registry:
+    """One Registry from every capability's declarations; a kind declared twice is a bug."""
+    capabilities = list(capabilities)
+    kinds: dict[str, TaskKind] = {}
+    for capability in capabilities:
+        for kind in capability.task_kinds:
+            if kind.name in kinds:
+                raise ValueError(f"task kind {kind.name!r} is declared twice ({capability.name})")
+            kinds[kind.name] = kind
+    return Registry(
+        kinds=kinds,
+        end_hooks=tuple(hook for capability in capabilities for hook in capability.end_hooks),
+        status_sections=tuple(section for capability in capabilities for section in capability.status_sections),
+        maintenance=tuple(step for capability in capabilities for step in capability.maintenance),
+    )
