@@ -273,3 +273,10 @@ async def test_profiles_delete_then_get_is_not_found_and_count_drops(api: Api) -
     assert (await api.ok("databases/get", {"id": database_id}))["profiles_count"] == 0
     again = await api.call("profiles/delete", {"profile_id": created["profile_id"]})
     assert again["error"] == 404
+
+
+async def test_profiles_get_huge_malformed_id_is_cut_in_the_error_text(api: Api) -> None:
+    for method in ("profiles/get", "profiles/delete"):
+        envelope = await api.call(method, {"profile_id": "x" * 200_000})
+        assert envelope["error"] == 404, envelope
+        assert envelope["error_text"] == "Profile not found: '" + "x" * 73 + "...'"

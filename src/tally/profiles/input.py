@@ -19,7 +19,6 @@ from tally.wire.params import MAX_INT
 from tally.wire.xml import XML_FORBIDDEN
 
 FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
-# Characters XML 1.0 cannot carry: stored values must round-trip through XML responses.
 MAX_TEXT = 10_000
 #: The profile's own ``email`` field (the column is ``String(320)``, RFC 5321's limit).
 MAX_PROFILE_EMAIL = 320

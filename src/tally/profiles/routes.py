@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from tally.catalog.service import database_require
-from tally.errors import BadRequest, TallyError
+from tally.errors import BadRequest, TallyError, short_repr
 from tally.profiles import service
 from tally.profiles.input import ProfileInput, SubscriptionInput, parse_profile, parse_subscription
 from tally.store.engine import read_transaction, write_transaction
@@ -27,7 +27,7 @@ def profile_id_from(value: object) -> int:
     text = str(value).strip() if isinstance(value, str | int) and not isinstance(value, bool) else ""
     if text.isascii() and text.isdigit() and 0 < len(text) <= 18:
         return int(text)
-    raise service.ProfileNotFound(f"Profile not found: {value!r}")
+    raise service.ProfileNotFound(f"Profile not found: {short_repr(value)}")
 
 
 class ProfileAdd(Params):

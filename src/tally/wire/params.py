@@ -27,7 +27,6 @@ from tally.wire.xml import XML_FORBIDDEN
 MAX_INT = 2**63 - 1
 _DIGITS = re.compile(r"[0-9]{1,19}")
 _SIGNED_DIGITS = re.compile(r"-?[0-9]{1,10}")
-#: Characters XML 1.0 cannot carry (and PostgreSQL cannot store, for NUL).
 
 
 def _int_from(value: object, pattern: re.Pattern[str]) -> int | None:
