@@ -85,13 +85,13 @@ async def database_add(call: Call, params: DatabaseAdd) -> dict[str, Any]:
 
 async def database_get(call: Call, params: ById) -> dict[str, Any]:
     async with read_transaction(call.runtime.engine) as conn:
-        return await service.database_get(conn, call.account_id, params.id)
+        return _database_data(await service.database_get(conn, call.account_id, params.id))
 
 
 async def database_list(call: Call, params: ListPage) -> dict[str, Any]:
     async with read_transaction(call.runtime.engine) as conn:
         page = await service.database_list(conn, call.account_id, params.from_id, params.limit)
-    return page.as_data()
+    return _page_data([_database_data(item) for item in page.items], page)
 
 
 async def resource_add(call: Call, params: ResourceAdd) -> dict[str, Any]:
@@ -102,13 +102,33 @@ async def resource_add(call: Call, params: ResourceAdd) -> dict[str, Any]:
 
 async def resource_get(call: Call, params: ById) -> dict[str, Any]:
     async with read_transaction(call.runtime.engine) as conn:
-        return await service.resource_get(conn, call.account_id, params.id)
+        return _resource_data(await service.resource_get(conn, call.account_id, params.id))
 
 
 async def resource_list(call: Call, params: ListPage) -> dict[str, Any]:
     async with read_transaction(call.runtime.engine) as conn:
         page = await service.resource_list(conn, call.account_id, params.from_id, params.limit)
-    return page.as_data()
+    return _page_data([_resource_data(item) for item in page.items], page)
+
+
+def _database_data(linked: service.Linked[service.Database]) -> dict[str, Any]:
+    database = linked.item
+    return {
+        "id": database.id,
+        "name": database.name,
+        "description": database.description,
+        "profiles_count": database.profiles_count,
+        "resources_ids": linked.linked_ids,
+    }
+
+
+def _resource_data(linked: service.Linked[service.Resource]) -> dict[str, Any]:
+    resource = linked.item
+    return {"channels": list(resource.channels), "dbs_ids": linked.linked_ids, "id": resource.id, "name": resource.name}
+
+
+def _page_data(items: list[dict[str, Any]], page: service.Page[Any]) -> dict[str, Any]:
+    return {"items": items, "next_from_id": page.next_from_id, "total_count": page.total_count}
 
 
 _DATABASE = {

@@ -6,20 +6,19 @@ import time
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tally.catalog.channels import CHANNEL_CODES
 from tally.catalog.service import database_require, require_linked, resource_require
+from tally.counters import queries
 from tally.counters.count import Tally, count_chunk, plan_chunks
+from tally.counters.queries import CounterSet
 from tally.errors import TallyError
 from tally.profiles.statuses import SENDABLE_STATUSES, Status
-from tally.queue import queries
 from tally.queue.execution import Execution, Finish, TaskFailed
+from tally.queue.queries import task_active_for_key, task_insert
 from tally.store.engine import is_sqlite, snapshot_transaction
-from tally.store.tables import counter_sets
 from tally.store.types import utcnow
 from tally.timefmt import go_duration, rfc3339_ms, rfc3339_seconds
 
@@ -35,7 +34,7 @@ async def refresh_start(conn: AsyncConnection, account_id: int, database_id: int
     await database_require(conn, account_id, database_id)
     await resource_require(conn, account_id, resource_id)
     await require_linked(conn, database_id, resource_id)
-    task_id, _ = await queries.task_insert(
+    task_id, _ = await task_insert(
         conn,
         account_id=account_id,
         kind=KIND,
@@ -80,7 +79,7 @@ async def run_refresh(execution: Execution) -> Finish:
             resource = await resource_require(conn, task.account_id, resource_id)
         except TallyError as error:
             raise TaskFailed(error.text) from None
-        total = int(database.live_profiles)
+        total = database.profiles_count
         previous = await _previous_counts(conn, database_id, resource_id)
         codes = [CHANNEL_CODES[channel] for channel in sorted(resource.channels)]
         chunks = plan_chunks(codes, execution.settings.count_chunk_size, previous)
@@ -93,21 +92,8 @@ async def run_refresh(execution: Execution) -> Finish:
     channels = [channel_counters(channel, tally, total) for channel in sorted(resource.channels)]
 
     async def finish(conn: AsyncConnection, now: datetime) -> list[dict[str, Any]]:
-        values = {
-            "account_id": task.account_id,
-            "channels": channels,
-            "total_count": total,
-            "count_started_at": started_at,
-            "count_duration_ns": duration_ns,
-            "updated_at": now,
-            "task_id": task.id,
-        }
-        insert = sqlite_insert if is_sqlite(conn) else pg_insert
-        await conn.execute(
-            insert(counter_sets)
-            .values(database_id=database_id, resource_id=resource_id, **values)
-            .on_conflict_do_update(index_elements=["database_id", "resource_id"], set_=values)
-        )
+        counted = CounterSet(task.account_id, channels, total, started_at, duration_ns, now, task.id)
+        await queries.counter_set_put(conn, database_id, resource_id, counted)
         return [_result_element(resource_id, channels, total, started_at, duration_ns, now)]
 
     return finish
@@ -117,11 +103,7 @@ async def _previous_counts(
     conn: AsyncConnection, database_id: int, resource_id: int
 ) -> dict[tuple[int, int], int] | None:
     """Rows per (channel code, status) at the last refresh: the weights of this one's chunks."""
-    channels = await conn.scalar(
-        select(counter_sets.c.channels).where(
-            counter_sets.c.database_id == database_id, counter_sets.c.resource_id == resource_id
-        )
-    )
+    channels = await queries.counter_set_channels(conn, database_id, resource_id)
     if channels is None:
         return None
     # A status word missing from a stored set (one added since) weighs nothing.
@@ -156,7 +138,7 @@ async def present_result(conn: AsyncConnection, database_id: int, stored: list[d
     """A stored result, with in_progress and refresh_task_id as of now."""
     presented = []
     for element in stored:
-        active = await queries.task_active_for_key(conn, dedupe_key(database_id, element["resource_id"]))
+        active = await task_active_for_key(conn, dedupe_key(database_id, element["resource_id"]))
         presented.append({**element, "in_progress": active is not None, "refresh_task_id": active or ""})
     return presented
 
@@ -168,13 +150,7 @@ async def counters_get(
     await database_require(conn, account_id, database_id)
     resource = await resource_require(conn, account_id, resource_id)
     await require_linked(conn, database_id, resource_id)
-    row: Row[Any] | None = (
-        await conn.execute(
-            select(counter_sets.c.channels).where(
-                counter_sets.c.database_id == database_id, counter_sets.c.resource_id == resource_id
-            )
-        )
-    ).first()
-    if row is None:
+    channels = await queries.counter_set_channels(conn, database_id, resource_id)
+    if channels is None:
         return [channel_counters(channel, None, 0) for channel in sorted(resource.channels)]
-    return list(row.channels)
+    return channels

@@ -1,0 +1,98 @@
+"""Every statement on ``databases``, ``resources`` and the links between them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from tally.store.tables import database_resources, databases, resources
+
+
+# database_insert -- a new database of an account; its id.
+async def database_insert(conn: AsyncConnection, account_id: int, name: str, description: str, now: datetime) -> int:
+    result = await conn.execute(
+        insert(databases)
+        .values(account_id=account_id, name=name, description=description, created_at=now)
+        .returning(databases.c.id)
+    )
+    return int(result.scalar_one())
+
+
+# database_get -- one database of one account.
+async def database_get(conn: AsyncConnection, account_id: int, database_id: int) -> Row[Any] | None:
+    query = select(databases).where(databases.c.id == database_id, databases.c.account_id == account_id)
+    return (await conn.execute(query)).first()
+
+
+# database_page -- up to `limit` + 1 databases from `from_id` on (the extra one tells the next
+# page), and how many the account has.
+async def database_page(conn: AsyncConnection, account_id: int, from_id: int, limit: int) -> tuple[list[Row[Any]], int]:
+    mine = databases.c.account_id == account_id
+    query = select(databases).where(mine, databases.c.id >= from_id).order_by(databases.c.id).limit(limit + 1)
+    rows = list((await conn.execute(query)).all())
+    total = await conn.scalar(select(func.count()).select_from(databases).where(mine))
+    return rows, int(total or 0)
+
+
+# resource_insert -- a new resource of an account; its id.
+async def resource_insert(conn: AsyncConnection, account_id: int, name: str, channels: list[str], now: datetime) -> int:
+    result = await conn.execute(
+        insert(resources)
+        .values(account_id=account_id, name=name, channels=",".join(sorted(set(channels))), created_at=now)
+        .returning(resources.c.id)
+    )
+    return int(result.scalar_one())
+
+
+# resource_get -- one resource of one account.
+async def resource_get(conn: AsyncConnection, account_id: int, resource_id: int) -> Row[Any] | None:
+    query = select(resources).where(resources.c.id == resource_id, resources.c.account_id == account_id)
+    return (await conn.execute(query)).first()
+
+
+# resource_page -- as database_page, for resources.
+async def resource_page(conn: AsyncConnection, account_id: int, from_id: int, limit: int) -> tuple[list[Row[Any]], int]:
+    mine = resources.c.account_id == account_id
+    query = select(resources).where(mine, resources.c.id >= from_id).order_by(resources.c.id).limit(limit + 1)
+    rows = list((await conn.execute(query)).all())
+    total = await conn.scalar(select(func.count()).select_from(resources).where(mine))
+    return rows, int(total or 0)
+
+
+# links_insert -- link a resource to databases.
+async def links_insert(conn: AsyncConnection, resource_id: int, database_ids: list[int]) -> None:
+    if database_ids:
+        await conn.execute(
+            insert(database_resources),
+            [{"database_id": database_id, "resource_id": resource_id} for database_id in sorted(set(database_ids))],
+        )
+
+
+# link_exists -- whether a resource is linked to a database.
+async def link_exists(conn: AsyncConnection, database_id: int, resource_id: int) -> bool:
+    found = await conn.scalar(
+        select(database_resources.c.resource_id).where(
+            database_resources.c.database_id == database_id,
+            database_resources.c.resource_id == resource_id,
+        )
+    )
+    return found is not None
+
+
+# links_of -- database id -> its resource ids (by="database"), or resource id -> its database ids.
+async def links_of(conn: AsyncConnection, ids: list[int], *, by: str) -> dict[int, list[int]]:
+    if not ids:
+        return {}
+    own, other = (
+        (database_resources.c.database_id, database_resources.c.resource_id)
+        if by == "database"
+        else (database_resources.c.resource_id, database_resources.c.database_id)
+    )
+    rows = await conn.execute(select(own, other).where(own.in_(ids)).order_by(own, other))
+    linked: dict[int, list[int]] = {}
+    for key, value in rows:
+        linked.setdefault(key, []).append(value)
+    return linked
