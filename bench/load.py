@@ -1,8 +1,8 @@
 """Fast benchmark loader: N demo profiles into PostgreSQL through COPY (benchmarks only).
 
 Writes the same rows ``profiles_add`` writes (tally.profiles.service): the profiles of
-``tally.demo.demo_profiles`` and their subscriptions as ``_new_subscription_rows`` builds them,
-derived columns (is_deliverable, is_effective, is_sendable) included, then adds the
+``tally.demo.demo_profiles`` and their subscriptions as ``new_subscription_rows``
+(tally.profiles.rows) builds them, derived columns (is_deliverable, is_effective, is_sendable) included, then adds the
 profiles to ``databases.live_profiles``. Only the transport differs: binary COPY in
 batches instead of INSERTs, so 10M profiles take minutes instead of hours.
 
@@ -51,7 +51,7 @@ from tally.accounts.service import token_create
 from tally.catalog.service import database_add, resource_add
 from tally.demo import demo_profiles
 from tally.profiles.input import ProfileInput
-from tally.profiles.service import _new_subscription_rows
+from tally.profiles.rows import new_subscription_rows
 from tally.store.engine import create_engine, normalise_url, read_transaction, write_transaction
 from tally.store.migrate import upgrade
 from tally.store.tables import accounts, database_resources, databases, resources
@@ -310,7 +310,7 @@ def copy_load(
             rows = (
                 row
                 for profile_id, item in zip(ids, items, strict=True)
-                for row in _new_subscription_rows(profile_id, target.database_id, item, now)
+                for row in new_subscription_rows(profile_id, target.database_id, item, now)
             )
             first = next(rows, None)
             if first is not None:

@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from tally.catalog.service import database_require
 from tally.errors import BadRequest, TallyError, short_repr
 from tally.profiles import service
 from tally.profiles.input import ProfileInput, SubscriptionInput, parse_profile, parse_subscription
@@ -85,41 +84,46 @@ class SubscriptionWrite(Params):
 
 async def profile_add(call: Call, params: ProfileAdd) -> dict[str, Any]:
     async with write_transaction(call.runtime.engine) as conn:
-        await database_require(conn, call.account_id, params.db_id)
-        linked, account_resources = await service.linked_resources(conn, call.account_id, params.db_id)
-        for subscription in params.data.subscriptions:
-            linked.check(subscription, account_resources)
         [profile_id] = await service.profiles_add(conn, call.account_id, params.db_id, [params.data])
     return {"profile_id": str(profile_id)}
 
 
 async def profile_add_batch(call: Call, params: ProfileAddBatch) -> list[dict[str, Any]]:
     """Every item succeeds or fails alone; the valid ones go in with one insert."""
-    results: list[dict[str, Any]] = []
-    valid: list[tuple[int, ProfileInput]] = []
     async with write_transaction(call.runtime.engine) as conn:
-        await database_require(conn, call.account_id, params.db_id)
-        linked, account_resources = await service.linked_resources(conn, call.account_id, params.db_id)
-        for index, item in enumerate(params.data):
-            try:
-                if isinstance(item, TallyError):
-                    raise item
-                for subscription in item.subscriptions:
-                    linked.check(subscription, account_resources)
-            except TallyError as error:
-                results.append({"error": error.code, "error_text": error.text, "profile_id": ""})
-                continue
-            results.append({})
-            valid.append((index, item))
-        ids = await service.profiles_add(conn, call.account_id, params.db_id, [item for _, item in valid])
-    for (index, _), profile_id in zip(valid, ids, strict=True):
-        results[index] = {"error": 0, "error_text": SUCCESS_TEXT, "profile_id": str(profile_id)}
-    return results
+        outcomes = await service.profiles_add_batch(conn, call.account_id, params.db_id, params.data)
+    return [
+        {"error": outcome.code, "error_text": outcome.text, "profile_id": ""}
+        if isinstance(outcome, TallyError)
+        else {"error": 0, "error_text": SUCCESS_TEXT, "profile_id": str(outcome)}
+        for outcome in outcomes
+    ]
 
 
 async def profile_get(call: Call, params: ProfileRef) -> dict[str, Any]:
     async with read_transaction(call.runtime.engine) as conn:
-        return await service.profile_get(conn, call.account_id, profile_id_from(params.profile_id))
+        profile = await service.profile_get(conn, call.account_id, profile_id_from(params.profile_id))
+    return _profile_data(profile)
+
+
+def _profile_data(profile: service.Profile) -> dict[str, Any]:
+    """api.md section 4: system fields, custom fields, then the subscriptions as written."""
+    data: dict[str, Any] = {"email": profile.email, "phones": profile.phones}
+    if profile.global_status is not None:
+        data["_status"] = profile.global_status.word
+    data.update(profile.fields)
+    data["subscriptions"] = [
+        {
+            "resource_id": subscription.resource_id,
+            "channel": subscription.channel,
+            **subscription.address,
+            "status": subscription.status.word,
+            "priority": subscription.priority,
+            "is_effective": subscription.is_effective,
+        }
+        for subscription in profile.subscriptions
+    ]
+    return {"profile_id": str(profile.id), "db_id": profile.database_id, "data": data}
 
 
 async def profile_delete(call: Call, params: ProfileRef) -> dict[str, Any]:

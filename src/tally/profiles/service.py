@@ -1,28 +1,27 @@
-"""Writing profiles and subscriptions, keeping the derived columns exact.
+"""Writing and reading profiles and subscriptions, keeping the derived columns exact.
 
-New profiles take a fast path: all of their rows are computed in Python (the effective
-rule applied to what the request lists) and inserted with one statement per table, so a
-batch of 10,000 profiles costs two inserts, not 10,000 round trips. Changes to existing
-subscriptions recompute only the (profile, resource, channel) group they touch.
+New profiles take a fast path (rows.py): their rows, flags included, are computed in Python
+and inserted with one statement per table. Every other write changes what it changes, then
+calls ``queries.subscriptions_recompute_flags`` for the profiles it touched. Each function
+runs in the caller's transaction and returns plain data; routes.py gives it its API shape.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, insert, literal_column, select, update
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tally.catalog.channels import CHANNEL_CODES, CHANNEL_NAMES, address_key, is_deliverable
 from tally.catalog.service import Resource, database_require
-from tally.errors import BadRequest, NotFound
-from tally.profiles.effective import Candidate, is_blocked, is_sendable, pick_effective
+from tally.errors import BadRequest, NotFound, TallyError
+from tally.profiles import queries
 from tally.profiles.input import ProfileInput, SubscriptionInput
+from tally.profiles.rows import new_profile_row, new_subscription_rows
 from tally.profiles.statuses import Status
-from tally.store.engine import is_sqlite
-from tally.store.tables import database_resources, databases, profiles, resources, subscriptions
 from tally.store.types import utcnow
 
 
@@ -30,17 +29,40 @@ class ProfileNotFound(NotFound):
     """Profile not found."""
 
 
-@dataclass
+@dataclass(frozen=True)
+class Subscription:
+    resource_id: int
+    channel: str
+    address: dict[str, Any]
+    status: Status
+    priority: int
+    is_effective: bool
+
+
+@dataclass(frozen=True)
+class Profile:
+    id: int
+    database_id: int
+    email: str | None
+    phones: list[str]
+    global_status: Status | None
+    fields: dict[str, Any]
+    subscriptions: list[Subscription]
+
+
+@dataclass(frozen=True)
 class LinkedResources:
     """The resources a database may hold subscriptions to, loaded once per request."""
 
     database_id: int
-    by_id: dict[int, Resource]
+    linked: dict[int, Resource]
+    #: Every resource of the account: one of them that is not linked is a 400, not a 404.
+    of_account: frozenset[int]
 
-    def check(self, subscription: SubscriptionInput, account_resources: set[int]) -> None:
-        resource = self.by_id.get(subscription.resource_id)
+    def check(self, subscription: SubscriptionInput) -> None:
+        resource = self.linked.get(subscription.resource_id)
         if resource is None:
-            if subscription.resource_id in account_resources:
+            if subscription.resource_id in self.of_account:
                 raise BadRequest(
                     f"Invalid parameter: resource {subscription.resource_id} is not linked "
                     f"to database {self.database_id}"
@@ -52,172 +74,103 @@ class LinkedResources:
                 f"{subscription.channel!r} (it has {', '.join(resource.channels)})"
             )
 
+    def check_profile(self, item: ProfileInput) -> None:
+        for subscription in item.subscriptions:
+            self.check(subscription)
 
-async def linked_resources(
-    conn: AsyncConnection, account_id: int, database_id: int
-) -> tuple[LinkedResources, set[int]]:
-    rows = await conn.execute(
-        select(resources, database_resources.c.database_id)
-        .outerjoin(
-            database_resources,
-            (database_resources.c.resource_id == resources.c.id) & (database_resources.c.database_id == database_id),
-        )
-        .where(resources.c.account_id == account_id)
+
+async def linked_resources(conn: AsyncConnection, account_id: int, database_id: int) -> LinkedResources:
+    """The database (404 unless it is the account's) and the resources it is linked to."""
+    await database_require(conn, account_id, database_id)
+    found = await queries.resources_linked(conn, account_id, database_id)
+    return LinkedResources(
+        database_id,
+        linked={resource.id: resource for resource, is_linked in found if is_linked},
+        of_account=frozenset(resource.id for resource, _ in found),
     )
-    linked: dict[int, Resource] = {}
-    all_ids: set[int] = set()
-    for row in rows:
-        all_ids.add(row.id)
-        if row.database_id is not None:
-            linked[row.id] = Resource.from_row(row)
-    return LinkedResources(database_id, linked), all_ids
 
 
 async def profiles_add(
-    conn: AsyncConnection, account_id: int, database_id: int, items: list[ProfileInput]
+    conn: AsyncConnection, account_id: int, database_id: int, items: Sequence[ProfileInput]
 ) -> list[int]:
-    """Insert new profiles with their subscriptions; returns their ids in order."""
+    """Insert new profiles with their subscriptions; their ids, in order.
+
+    A subscription the database may not hold refuses them all (the error is raised).
+    """
+    linked = await linked_resources(conn, account_id, database_id)
+    for item in items:
+        linked.check_profile(item)
+    return await _insert(conn, account_id, database_id, items)
+
+
+async def profiles_add_batch(
+    conn: AsyncConnection, account_id: int, database_id: int, items: Sequence[ProfileInput | TallyError]
+) -> list[int | TallyError]:
+    """Like profiles_add, but each item succeeds or fails alone: its id or its error.
+
+    An item may arrive as the error its validation gave; the valid ones go in together.
+    """
+    linked = await linked_resources(conn, account_id, database_id)
+    checked = [item if isinstance(item, TallyError) else _checked(linked, item) for item in items]
+    ids = iter(
+        await _insert(conn, account_id, database_id, [item for item in checked if isinstance(item, ProfileInput)])
+    )
+    return [item if isinstance(item, TallyError) else next(ids) for item in checked]
+
+
+def _checked(linked: LinkedResources, item: ProfileInput) -> ProfileInput | TallyError:
+    try:
+        linked.check_profile(item)
+    except TallyError as error:
+        return error
+    return item
+
+
+async def _insert(conn: AsyncConnection, account_id: int, database_id: int, items: Sequence[ProfileInput]) -> list[int]:
     if not items:
         return []
     now = utcnow()
-    ids = await _allocate_profile_ids(conn, len(items))
-    await conn.execute(
-        insert(profiles),
-        [
-            {
-                "id": profile_id,
-                "account_id": account_id,
-                "database_id": database_id,
-                "email": item.email,
-                "phones": item.phones,
-                "fields": item.fields,
-                "global_status": None if item.global_status is None else int(item.global_status),
-                "is_deleted": False,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for profile_id, item in zip(ids, items, strict=True)
-        ],
+    ids = await queries.profile_ids_allocate(conn, len(items))
+    pairs = list(zip(ids, items, strict=True))
+    await queries.profiles_insert(
+        conn, [new_profile_row(profile_id, account_id, database_id, item, now) for profile_id, item in pairs]
     )
-    rows = [
-        row
-        for profile_id, item in zip(ids, items, strict=True)
-        for row in _new_subscription_rows(profile_id, database_id, item, now)
-    ]
+    rows = [row for profile_id, item in pairs for row in new_subscription_rows(profile_id, database_id, item, now)]
     if rows:
-        await conn.execute(insert(subscriptions), rows)
-    await conn.execute(
-        update(databases)
-        .where(databases.c.id == database_id)
-        .values(live_profiles=databases.c.live_profiles + len(ids))
-    )
+        await queries.subscriptions_insert(conn, rows)
+    await queries.database_live_profiles_add(conn, database_id, len(ids))
     return ids
 
 
-async def _allocate_profile_ids(conn: AsyncConnection, count: int) -> list[int]:
-    """Ids for ``count`` new profiles, so that the insert needs no RETURNING.
-
-    An insert with RETURNING makes the SQLite driver hand back rows one by one, which cost
-    most of a 10,000-profile batch. SQLite writes under BEGIN IMMEDIATE, so the ids after
-    the current maximum are ours; PostgreSQL draws them from the column's sequence.
-    """
-    if is_sqlite(conn):
-        highest = await conn.scalar(select(func.max(profiles.c.id)))
-        first = int(highest or 0) + 1
-        return list(range(first, first + count))
-    drawn = await conn.execute(
-        select(func.nextval(literal_column("pg_get_serial_sequence('profiles', 'id')"))).select_from(
-            func.generate_series(1, count)
-        )
+async def profile_get(conn: AsyncConnection, account_id: int, profile_id: int) -> Profile:
+    profile = await _profile_require(conn, account_id, profile_id)
+    rows = await queries.subscriptions_of_profile(conn, profile_id)
+    return Profile(
+        id=profile.id,
+        database_id=profile.database_id,
+        email=profile.email,
+        phones=profile.phones,
+        global_status=None if profile.global_status is None else Status(profile.global_status),
+        fields=profile.fields,
+        subscriptions=[
+            Subscription(
+                resource_id=row.resource_id,
+                channel=CHANNEL_NAMES[row.channel],
+                address=row.address,
+                status=Status(row.status),
+                priority=row.priority,
+                is_effective=row.is_effective,
+            )
+            for row in rows
+        ],
     )
-    return [int(profile_id) for profile_id in drawn.scalars()]
-
-
-def _new_subscription_rows(
-    profile_id: int, database_id: int, item: ProfileInput, now: datetime
-) -> list[dict[str, Any]]:
-    # The same (resource, channel, address) listed twice is one subscription, written twice.
-    # A later write is a change (more recent) only if it changes status or priority
-    # (counting.md): otherwise the subscription keeps the moment of its earlier write.
-    by_identity: dict[tuple[int, str, str], tuple[int, SubscriptionInput]] = {}
-    for seq, subscription in enumerate(item.subscriptions, start=1):
-        identity = (
-            subscription.resource_id,
-            subscription.channel,
-            address_key(subscription.address),
-        )
-        earlier = by_identity.get(identity)
-        if earlier is not None and (earlier[1].status, earlier[1].priority) == (
-            subscription.status,
-            subscription.priority,
-        ):
-            continue
-        by_identity[identity] = (seq, subscription)
-    groups: dict[tuple[int, str], list[Candidate]] = {}
-    for (resource_id, channel, _), (seq, subscription) in by_identity.items():
-        groups.setdefault((resource_id, channel), []).append(
-            Candidate(id=seq, priority=subscription.priority, change_seq=seq, is_deleted=False)
-        )
-    effective_seqs = {pick.change_seq for group in groups.values() if (pick := pick_effective(group))}
-    blocked = is_blocked(item.global_status)
-    rows = []
-    for (resource_id, channel, key), (seq, subscription) in by_identity.items():
-        deliverable = is_deliverable(channel, subscription.address)
-        effective = seq in effective_seqs
-        rows.append(
-            {
-                "profile_id": profile_id,
-                "database_id": database_id,
-                "resource_id": resource_id,
-                "channel": CHANNEL_CODES[channel],
-                "address": subscription.address,
-                "address_key": key,
-                "status": int(subscription.status),
-                "priority": subscription.priority,
-                "is_deleted": False,
-                "change_seq": seq,
-                "is_deliverable": deliverable,
-                "is_effective": effective,
-                "is_sendable": is_sendable(
-                    is_effective=effective,
-                    status=subscription.status,
-                    is_deliverable=deliverable,
-                    profile_blocked=blocked,
-                ),
-                "updated_at": now,
-            }
-        )
-    return rows
-
-
-async def profile_require(conn: AsyncConnection, account_id: int, profile_id: int, *, lock: bool = False) -> Row[Any]:
-    """The live profile, or 404; ``lock`` serialises writers of one profile on PostgreSQL."""
-    query = select(profiles).where(
-        profiles.c.id == profile_id,
-        profiles.c.account_id == account_id,
-        profiles.c.is_deleted.is_(False),
-    )
-    if lock and not is_sqlite(conn):
-        query = query.with_for_update()
-    row = (await conn.execute(query)).first()
-    if row is None:
-        raise ProfileNotFound(f"Profile not found: {profile_id}")
-    return row
 
 
 async def profile_delete(conn: AsyncConnection, account_id: int, profile_id: int) -> None:
-    profile = await profile_require(conn, account_id, profile_id, lock=True)
-    await conn.execute(update(profiles).where(profiles.c.id == profile_id).values(is_deleted=True, updated_at=utcnow()))
-    await conn.execute(
-        update(subscriptions)
-        .where(subscriptions.c.profile_id == profile_id, subscriptions.c.is_effective.is_(True))
-        .values(is_effective=False, is_sendable=False)
-    )
-    await conn.execute(
-        update(databases)
-        .where(databases.c.id == profile.database_id)
-        .values(live_profiles=databases.c.live_profiles - 1)
-    )
+    profile = await _profile_require(conn, account_id, profile_id, lock=True)
+    await queries.profile_mark_deleted(conn, profile_id, utcnow())
+    await queries.subscriptions_recompute_flags(conn, [profile_id])
+    await queries.database_live_profiles_add(conn, profile.database_id, -1)
 
 
 async def subscription_set(
@@ -228,53 +181,40 @@ async def subscription_set(
     subscription: SubscriptionInput,
 ) -> None:
     """Add a subscription or change it; a write that changes nothing is not a change."""
-    profile = await _profile_of_database(conn, account_id, database_id, profile_id)
-    linked, account_resources = await linked_resources(conn, account_id, database_id)
-    linked.check(subscription, account_resources)
+    linked = await linked_resources(conn, account_id, database_id)
+    await _profile_of_database(conn, account_id, database_id, profile_id)
+    linked.check(subscription)
     channel = CHANNEL_CODES[subscription.channel]
     key = address_key(subscription.address)
-    existing = (
-        await conn.execute(
-            select(subscriptions).where(
-                subscriptions.c.profile_id == profile_id,
-                subscriptions.c.resource_id == subscription.resource_id,
-                subscriptions.c.channel == channel,
-                subscriptions.c.address_key == key,
-            )
-        )
-    ).first()
+    existing = await queries.subscription_find(conn, profile_id, subscription.resource_id, channel, key)
     if existing is not None and (
-        existing.status == subscription.status
-        and existing.priority == subscription.priority
-        and not existing.is_deleted
+        (existing.status, existing.priority, existing.is_deleted) == (subscription.status, subscription.priority, False)
     ):
         return
-    seq = await _next_change_seq(conn, profile_id, subscription.resource_id, channel)
     values = {
         "status": int(subscription.status),
         "priority": subscription.priority,
         "is_deleted": False,
-        "change_seq": seq,
+        "change_seq": await queries.subscription_next_change_seq(conn, profile_id, subscription.resource_id, channel),
         "updated_at": utcnow(),
     }
     if existing is None:
-        await conn.execute(
-            insert(subscriptions).values(
-                profile_id=profile_id,
-                database_id=database_id,
-                resource_id=subscription.resource_id,
-                channel=channel,
-                address=subscription.address,
-                address_key=key,
-                is_deliverable=is_deliverable(subscription.channel, subscription.address),
-                is_effective=False,
-                is_sendable=False,
+        await queries.subscription_insert(
+            conn,
+            {
+                "profile_id": profile_id,
+                "database_id": database_id,
+                "resource_id": subscription.resource_id,
+                "channel": channel,
+                "address": subscription.address,
+                "address_key": key,
+                "is_deliverable": is_deliverable(subscription.channel, subscription.address),
                 **values,
-            )
+            },
         )
     else:
-        await conn.execute(update(subscriptions).where(subscriptions.c.id == existing.id).values(**values))
-    await _recompute_group(conn, profile, subscription.resource_id, channel)
+        await queries.subscription_update(conn, existing.id, values)
+    await queries.subscriptions_recompute_flags(conn, [profile_id])
 
 
 async def subscription_delete(
@@ -284,96 +224,31 @@ async def subscription_delete(
     profile_id: int,
     subscription: SubscriptionInput,
 ) -> None:
-    profile = await _profile_of_database(conn, account_id, database_id, profile_id)
+    await database_require(conn, account_id, database_id)
+    await _profile_of_database(conn, account_id, database_id, profile_id)
     channel = CHANNEL_CODES[subscription.channel]
-    existing = await conn.scalar(
-        select(subscriptions.c.id).where(
-            subscriptions.c.profile_id == profile_id,
-            subscriptions.c.resource_id == subscription.resource_id,
-            subscriptions.c.channel == channel,
-            subscriptions.c.address_key == address_key(subscription.address),
-            subscriptions.c.is_deleted.is_(False),
-        )
+    existing = await queries.subscription_find(
+        conn, profile_id, subscription.resource_id, channel, address_key(subscription.address)
     )
-    if existing is None:
+    if existing is None or existing.is_deleted:
         raise NotFound("Subscription not found")
-    seq = await _next_change_seq(conn, profile_id, subscription.resource_id, channel)
-    await conn.execute(
-        update(subscriptions)
-        .where(subscriptions.c.id == existing)
-        .values(is_deleted=True, change_seq=seq, updated_at=utcnow())
+    seq = await queries.subscription_next_change_seq(conn, profile_id, subscription.resource_id, channel)
+    await queries.subscription_update(
+        conn, existing.id, {"is_deleted": True, "change_seq": seq, "updated_at": utcnow()}
     )
-    await _recompute_group(conn, profile, subscription.resource_id, channel)
+    await queries.subscriptions_recompute_flags(conn, [profile_id])
+
+
+async def _profile_require(conn: AsyncConnection, account_id: int, profile_id: int, *, lock: bool = False) -> Row[Any]:
+    """The live profile, or 404; ``lock`` serialises writers of one profile on PostgreSQL."""
+    row = await queries.profile_select(conn, account_id, profile_id, lock=lock)
+    if row is None:
+        raise ProfileNotFound(f"Profile not found: {profile_id}")
+    return row
 
 
 async def _profile_of_database(conn: AsyncConnection, account_id: int, database_id: int, profile_id: int) -> Row[Any]:
-    await database_require(conn, account_id, database_id)
-    profile = await profile_require(conn, account_id, profile_id, lock=True)
+    profile = await _profile_require(conn, account_id, profile_id, lock=True)
     if profile.database_id != database_id:
         raise ProfileNotFound(f"Profile not found: {profile_id}")
     return profile
-
-
-async def _next_change_seq(conn: AsyncConnection, profile_id: int, resource_id: int, channel: int) -> int:
-    current = await conn.scalar(
-        select(func.max(subscriptions.c.change_seq)).where(
-            subscriptions.c.profile_id == profile_id,
-            subscriptions.c.resource_id == resource_id,
-            subscriptions.c.channel == channel,
-        )
-    )
-    return int(current or 0) + 1
-
-
-async def _recompute_group(conn: AsyncConnection, profile: Row[Any], resource_id: int, channel: int) -> None:
-    """Re-apply the effective and sendable rules to one (profile, resource, channel)."""
-    rows = (
-        await conn.execute(
-            select(subscriptions).where(
-                subscriptions.c.profile_id == profile.id,
-                subscriptions.c.resource_id == resource_id,
-                subscriptions.c.channel == channel,
-            )
-        )
-    ).all()
-    pick = pick_effective([Candidate(r.id, r.priority, r.change_seq, r.is_deleted) for r in rows])
-    blocked = is_blocked(profile.global_status)
-    for row in rows:
-        effective = pick is not None and row.id == pick.id
-        sendable = is_sendable(
-            is_effective=effective,
-            status=row.status,
-            is_deliverable=row.is_deliverable,
-            profile_blocked=blocked,
-        )
-        if (row.is_effective, row.is_sendable) != (effective, sendable):
-            await conn.execute(
-                update(subscriptions)
-                .where(subscriptions.c.id == row.id)
-                .values(is_effective=effective, is_sendable=sendable)
-            )
-
-
-async def profile_get(conn: AsyncConnection, account_id: int, profile_id: int) -> dict[str, Any]:
-    profile = await profile_require(conn, account_id, profile_id)
-    rows = await conn.execute(
-        select(subscriptions)
-        .where(subscriptions.c.profile_id == profile_id, subscriptions.c.is_deleted.is_(False))
-        .order_by(subscriptions.c.id)
-    )
-    data: dict[str, Any] = {"email": profile.email, "phones": profile.phones}
-    if profile.global_status is not None:
-        data["_status"] = Status(profile.global_status).word
-    data.update(profile.fields)
-    data["subscriptions"] = [
-        {
-            "resource_id": row.resource_id,
-            "channel": CHANNEL_NAMES[row.channel],
-            **row.address,
-            "status": Status(row.status).word,
-            "priority": row.priority,
-            "is_effective": row.is_effective,
-        }
-        for row in rows
-    ]
-    return {"profile_id": str(profile.id), "db_id": profile.database_id, "data": data}

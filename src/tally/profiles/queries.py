@@ -1,0 +1,194 @@
+"""Every statement on ``profiles`` and ``subscriptions``, one named function each.
+
+``subscriptions_recompute_flags`` is the SQL form of the rules in effective.py: every write
+that changes a subscription's priority, status or deletion, or a profile's global status or
+deletion, calls it for the profiles it touched, in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, and_, func, insert, literal_column, not_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from tally.catalog.service import Resource
+from tally.profiles.statuses import BLOCKING_STATUSES, SENDABLE_STATUSES
+from tally.store.engine import is_sqlite
+from tally.store.tables import database_resources, databases, profiles, resources, subscriptions
+
+#: Profiles per recompute statement: each id is a bind parameter, and SQLite takes at most
+#: 32,766 of them in one statement.
+DEFAULT_RECOMPUTE_CHUNK = 5_000
+
+
+# resources_linked: the account's resources, each with whether the database is linked to it.
+async def resources_linked(conn: AsyncConnection, account_id: int, database_id: int) -> list[tuple[Resource, bool]]:
+    rows = await conn.execute(
+        select(resources, database_resources.c.database_id)
+        .outerjoin(
+            database_resources,
+            (database_resources.c.resource_id == resources.c.id) & (database_resources.c.database_id == database_id),
+        )
+        .where(resources.c.account_id == account_id)
+    )
+    return [(Resource.from_row(row), row.database_id is not None) for row in rows]
+
+
+# profile_ids_allocate: ids for new profiles, so that their insert needs no RETURNING.
+async def profile_ids_allocate(conn: AsyncConnection, count: int) -> list[int]:
+    """An insert with RETURNING makes the SQLite driver hand back rows one by one, which cost
+    most of a 10,000-profile batch. SQLite writes under BEGIN IMMEDIATE, so the ids after the
+    current maximum are ours; PostgreSQL draws them from the column's sequence.
+    """
+    if is_sqlite(conn):
+        highest = await conn.scalar(select(func.max(profiles.c.id)))
+        first = int(highest or 0) + 1
+        return list(range(first, first + count))
+    drawn = await conn.execute(
+        select(func.nextval(literal_column("pg_get_serial_sequence('profiles', 'id')"))).select_from(
+            func.generate_series(1, count)
+        )
+    )
+    return [int(profile_id) for profile_id in drawn.scalars()]
+
+
+# profiles_insert: new profiles, one statement for all of them.
+async def profiles_insert(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    await conn.execute(insert(profiles), rows)
+
+
+# profile_select: a live profile of the account; ``lock`` holds it until the commit (PostgreSQL).
+async def profile_select(conn: AsyncConnection, account_id: int, profile_id: int, *, lock: bool) -> Row[Any] | None:
+    query = select(profiles).where(
+        profiles.c.id == profile_id,
+        profiles.c.account_id == account_id,
+        profiles.c.is_deleted.is_(False),
+    )
+    if lock and not is_sqlite(conn):
+        query = query.with_for_update()
+    return (await conn.execute(query)).first()
+
+
+# profile_mark_deleted: live -> deleted (its subscriptions' flags follow by the recompute).
+async def profile_mark_deleted(conn: AsyncConnection, profile_id: int, now: datetime) -> None:
+    await conn.execute(update(profiles).where(profiles.c.id == profile_id).values(is_deleted=True, updated_at=now))
+
+
+# database_live_profiles_add: the `all` counter follows every profile added or deleted.
+async def database_live_profiles_add(conn: AsyncConnection, database_id: int, delta: int) -> None:
+    await conn.execute(
+        update(databases).where(databases.c.id == database_id).values(live_profiles=databases.c.live_profiles + delta)
+    )
+
+
+# subscriptions_insert: new rows with their flags already computed (profiles_add).
+async def subscriptions_insert(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    await conn.execute(insert(subscriptions), rows)
+
+
+# subscription_find: one subscription by its identity, deleted or not.
+async def subscription_find(
+    conn: AsyncConnection, profile_id: int, resource_id: int, channel: int, address_key: str
+) -> Row[Any] | None:
+    query = select(subscriptions).where(
+        subscriptions.c.profile_id == profile_id,
+        subscriptions.c.resource_id == resource_id,
+        subscriptions.c.channel == channel,
+        subscriptions.c.address_key == address_key,
+    )
+    return (await conn.execute(query)).first()
+
+
+# subscription_next_change_seq: the next moment of change in one (profile, resource, channel).
+async def subscription_next_change_seq(conn: AsyncConnection, profile_id: int, resource_id: int, channel: int) -> int:
+    current = await conn.scalar(
+        select(func.max(subscriptions.c.change_seq)).where(
+            subscriptions.c.profile_id == profile_id,
+            subscriptions.c.resource_id == resource_id,
+            subscriptions.c.channel == channel,
+        )
+    )
+    return int(current or 0) + 1
+
+
+# subscription_insert: one new subscription; its flags are set by the recompute that follows.
+async def subscription_insert(conn: AsyncConnection, values: dict[str, Any]) -> None:
+    await conn.execute(insert(subscriptions).values(**values, is_effective=False, is_sendable=False))
+
+
+# subscription_update: a change of status, priority or deletion of one subscription.
+async def subscription_update(conn: AsyncConnection, subscription_id: int, values: dict[str, Any]) -> None:
+    await conn.execute(update(subscriptions).where(subscriptions.c.id == subscription_id).values(**values))
+
+
+# subscriptions_of_profile: a profile's subscriptions that are not deleted, oldest first.
+async def subscriptions_of_profile(conn: AsyncConnection, profile_id: int) -> list[Row[Any]]:
+    rows = await conn.execute(
+        select(subscriptions)
+        .where(subscriptions.c.profile_id == profile_id, subscriptions.c.is_deleted.is_(False))
+        .order_by(subscriptions.c.id)
+    )
+    return list(rows)
+
+
+# subscriptions_recompute_flags: is_effective and is_sendable of every subscription of these
+# profiles, from the rules of effective.py; only the rows whose flags change are written.
+async def subscriptions_recompute_flags(
+    conn: AsyncConnection, profile_ids: Sequence[int], *, chunk: int = DEFAULT_RECOMPUTE_CHUNK
+) -> None:
+    ids = sorted(set(profile_ids))
+    for start in range(0, len(ids), chunk):
+        flags = _flags(ids[start : start + chunk])
+        await conn.execute(
+            update(subscriptions)
+            .where(
+                subscriptions.c.id == flags.c.id,
+                or_(
+                    subscriptions.c.is_effective != flags.c.is_effective,
+                    subscriptions.c.is_sendable != flags.c.is_sendable,
+                ),
+            )
+            .values(is_effective=flags.c.is_effective, is_sendable=flags.c.is_sendable)
+        )
+
+
+def _flags(profile_ids: list[int]) -> Any:
+    """What the flags of these profiles' subscriptions should be (a subquery of id and flags).
+
+    The first of each (profile, resource, channel) in the order not deleted, lowest
+    priority, highest change_seq, highest id is the effective rule's pick, if it is not
+    deleted itself. Rendered as UPDATE ... FROM on both engines (SQLite since 3.33).
+    """
+    s = subscriptions.alias("s")
+    rank = func.row_number().over(
+        partition_by=(s.c.profile_id, s.c.resource_id, s.c.channel),
+        order_by=(s.c.is_deleted, s.c.priority, s.c.change_seq.desc(), s.c.id.desc()),
+    )
+    ranked = (
+        select(
+            s.c.id,
+            s.c.status,
+            s.c.is_deliverable,
+            and_(rank == 1, not_(s.c.is_deleted), not_(profiles.c.is_deleted)).label("is_effective"),
+            or_(
+                profiles.c.global_status.is_(None),
+                profiles.c.global_status.not_in([int(status) for status in BLOCKING_STATUSES]),
+            ).label("is_unblocked"),
+        )
+        .join(profiles, profiles.c.id == s.c.profile_id)
+        .where(s.c.profile_id.in_(profile_ids))
+        .subquery("ranked")
+    )
+    return select(
+        ranked.c.id,
+        ranked.c.is_effective,
+        and_(
+            ranked.c.is_effective,
+            ranked.c.status.in_([int(status) for status in SENDABLE_STATUSES]),
+            ranked.c.is_deliverable,
+            ranked.c.is_unblocked,
+        ).label("is_sendable"),
+    ).subquery("flags")
