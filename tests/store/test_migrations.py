@@ -6,12 +6,12 @@ from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import delete, func, inspect, select, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from tally.store.migrate import is_current, upgrade
-from tally.store.tables import metadata
+from tally.store.migrate import downgrade, is_current, upgrade
+from tally.store.tables import counter_sets, database_resources, databases, metadata, profiles, resources, subscriptions
 
 
 def _differences(connection: Connection) -> list[Any]:
@@ -51,3 +51,59 @@ async def test_postgres_subscriptions_autovacuum_is_aggressive(engine: AsyncEngi
     async with engine.connect() as conn:
         options = await conn.scalar(text("SELECT reloptions FROM pg_class WHERE relname = 'subscriptions'"))
     assert "autovacuum_vacuum_scale_factor=0.01" in options
+
+
+async def _insert_at_0003(conn: AsyncConnection) -> None:
+    """One of everything, in the shape schema 0003 stores it."""
+    now = "'2024-04-17 21:36:01'"
+    false, true = ("0", "1") if conn.dialect.name == "sqlite" else ("false", "true")
+    for statement in (
+        f"INSERT INTO accounts (id, name, created_at) VALUES (1, 'acme', {now})",
+        f"INSERT INTO databases (id, account_id, name, description, live_profiles, created_at) "
+        f"VALUES (1, 1, 'Customers', '', 1, {now})",
+        f"INSERT INTO resources (id, account_id, name, channels, created_at) VALUES (1, 1, 'News', 'email,sms', {now})",
+        "INSERT INTO database_resources (database_id, resource_id) VALUES (1, 1)",
+        "INSERT INTO profiles (id, account_id, database_id, email, phones, fields, is_deleted, created_at, "
+        f"updated_at) VALUES (1, 1, 1, 'ann@example.org', '[]', '{{}}', {false}, {now}, {now})",
+        "INSERT INTO subscriptions (id, profile_id, database_id, resource_id, channel, address, address_key, status, "
+        "priority, is_deleted, change_seq, is_deliverable, is_effective, is_sendable, updated_at) VALUES "
+        f"""(1, 1, 1, 1, 0, '{{"email": "ann@example.org"}}', 'k', 0, 0, {false}, 1, {true}, {true}, {true}, {now})""",
+        "INSERT INTO counter_sets (database_id, resource_id, account_id, channels, total_count, count_started_at, "
+        f"count_duration_ns, updated_at, task_id) VALUES (1, 1, 1, '[]', 1, {now}, 5, {now}, 't')",
+    ):
+        await conn.exec_driver_sql(statement)
+
+
+async def test_upgrade_from_0003_keeps_the_data_and_deletes_cascade(engine: AsyncEngine) -> None:
+    await downgrade(engine, "0003")
+    try:
+        async with engine.begin() as conn:
+            await _insert_at_0003(conn)
+    finally:
+        await upgrade(engine)
+    async with engine.begin() as conn:
+        assert (await conn.execute(select(resources.c.channels))).scalar_one() == ["email", "sms"]
+        assert await conn.scalar(select(func.count()).select_from(subscriptions)) == 1
+        differences = await conn.run_sync(_differences)
+    assert differences == []
+    async with engine.begin() as conn:
+        await conn.execute(delete(databases))
+    async with engine.connect() as conn:
+        for table in (profiles, subscriptions, counter_sets, database_resources):
+            assert await conn.scalar(select(func.count()).select_from(table)) == 0, table.name
+        assert await conn.scalar(select(func.count()).select_from(resources)) == 1
+
+
+async def test_deleting_a_resource_deletes_its_subscriptions_links_and_counters(engine: AsyncEngine) -> None:
+    await downgrade(engine, "0003")
+    try:
+        async with engine.begin() as conn:
+            await _insert_at_0003(conn)
+    finally:
+        await upgrade(engine)
+    async with engine.begin() as conn:
+        await conn.execute(delete(resources))
+    async with engine.connect() as conn:
+        for table in (subscriptions, counter_sets, database_resources):
+            assert await conn.scalar(select(func.count()).select_from(table)) == 0, table.name
+        assert await conn.scalar(select(func.count()).select_from(profiles)) == 1

@@ -41,7 +41,7 @@ async def database_page(conn: AsyncConnection, account_id: int, from_id: int, li
 async def resource_insert(conn: AsyncConnection, account_id: int, name: str, channels: list[str], now: datetime) -> int:
     result = await conn.execute(
         insert(resources)
-        .values(account_id=account_id, name=name, channels=",".join(sorted(set(channels))), created_at=now)
+        .values(account_id=account_id, name=name, channels=sorted(set(channels)), created_at=now)
         .returning(resources.c.id)
     )
     return int(result.scalar_one())

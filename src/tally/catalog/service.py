@@ -40,7 +40,7 @@ class Resource:
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> Resource:
-        return cls(id=row.id, name=row.name, channels=tuple(row.channels.split(",")))
+        return cls(id=row.id, name=row.name, channels=tuple(row.channels))
 
 
 @dataclass(frozen=True)

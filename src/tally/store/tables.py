@@ -76,16 +76,16 @@ resources = Table(
     Column("id", BigId, primary_key=True),
     Column("account_id", BigInteger, ForeignKey("accounts.id"), nullable=False, index=True),
     Column("name", String(200), nullable=False),
-    # Channel names, comma-separated and sorted (a handful per resource).
-    Column("channels", String(200), nullable=False),
+    # Channel names, a sorted JSON list (a handful per resource).
+    Column("channels", JSON, nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
 )
 
 database_resources = Table(
     "database_resources",
     metadata,
-    Column("database_id", BigInteger, ForeignKey("databases.id"), primary_key=True),
-    Column("resource_id", BigInteger, ForeignKey("resources.id"), primary_key=True),
+    Column("database_id", BigInteger, ForeignKey("databases.id", ondelete="CASCADE"), primary_key=True),
+    Column("resource_id", BigInteger, ForeignKey("resources.id", ondelete="CASCADE"), primary_key=True),
     Index("ix_database_resources_resource_id", "resource_id"),
 )
 
@@ -94,7 +94,7 @@ profiles = Table(
     metadata,
     Column("id", BigId, primary_key=True),
     Column("account_id", BigInteger, ForeignKey("accounts.id"), nullable=False),
-    Column("database_id", BigInteger, ForeignKey("databases.id"), nullable=False),
+    Column("database_id", BigInteger, ForeignKey("databases.id", ondelete="CASCADE"), nullable=False),
     Column("email", String(320), nullable=True),
     Column("phones", JSON, nullable=False),
     # System fields without their underscore (fname, lname, ...) and custom fields.
@@ -111,10 +111,12 @@ subscriptions = Table(
     "subscriptions",
     metadata,
     Column("id", BigId, primary_key=True),
-    Column("profile_id", BigInteger, ForeignKey("profiles.id"), nullable=False),
-    Column("database_id", BigInteger, nullable=False),
-    Column("resource_id", BigInteger, nullable=False),
-    # Channel code (counters/channels.py), small so that the count index stays small.
+    # Deleting a database, a resource or a profile deletes its subscriptions. No index leads
+    # with resource_id, so deleting a resource scans the table once (a rare catalog change).
+    Column("profile_id", BigInteger, ForeignKey("profiles.id", ondelete="CASCADE"), nullable=False),
+    Column("database_id", BigInteger, ForeignKey("databases.id", ondelete="CASCADE"), nullable=False),
+    Column("resource_id", BigInteger, ForeignKey("resources.id", ondelete="CASCADE"), nullable=False),
+    # Channel code (catalog/channels.py), small so that the count index stays small.
     Column("channel", SmallInteger, nullable=False),
     # The address as given, and a canonical text form that identifies the subscription.
     Column("address", JSON, nullable=False),
@@ -156,8 +158,8 @@ subscriptions = Table(
 counter_sets = Table(
     "counter_sets",
     metadata,
-    Column("database_id", BigInteger, ForeignKey("databases.id"), primary_key=True),
-    Column("resource_id", BigInteger, ForeignKey("resources.id"), primary_key=True),
+    Column("database_id", BigInteger, ForeignKey("databases.id", ondelete="CASCADE"), primary_key=True),
+    Column("resource_id", BigInteger, ForeignKey("resources.id", ondelete="CASCADE"), primary_key=True),
     Column("account_id", BigInteger, nullable=False),
     # The `channels` list of a refresh result, as api.md section 3 shows it.
     Column("channels", JSON, nullable=False),
