@@ -280,3 +280,19 @@ async def test_profiles_get_huge_malformed_id_is_cut_in_the_error_text(api: Api)
         envelope = await api.call(method, {"profile_id": "x" * 200_000})
         assert envelope["error"] == 404, envelope
         assert envelope["error_text"] == "Profile not found: '" + "x" * 73 + "...'"
+
+
+async def test_profiles_add_integral_number_is_an_integer_at_both_levels(api: Api) -> None:
+    """One integer rule: 5.0 is 5 for db_id and inside a subscription; '5.0' is refused in both."""
+    database_id, resource_id = await api.setup_catalog()
+    sub = {**email_sub(resource_id), "resource_id": float(resource_id), "priority": 2.0}
+    created = await api.ok("profiles/add", {"db_id": float(database_id), "data": {"subscriptions": [sub]}})
+    [stored] = (await api.ok("profiles/get", {"profile_id": created["profile_id"]}))["data"]["subscriptions"]
+    assert (stored["resource_id"], stored["priority"]) == (resource_id, 2)
+    top = await api.call("profiles/add", {"db_id": f"{database_id}.0", "data": {}})
+    assert top["error_text"] == f"Invalid parameter: db_id must be a positive integer, got '{database_id}.0'"
+    sub = {**email_sub(resource_id), "resource_id": f"{resource_id}.0"}
+    inner = await add(api, database_id, {"subscriptions": [sub]})
+    assert inner["error_text"] == (
+        f"Invalid parameter: data.subscriptions[0].resource_id must be a positive integer, got '{resource_id}.0'"
+    )

@@ -182,8 +182,8 @@ async def test_params_resource_add_name_invalid_is_400(api: Api) -> None:
         (["a"], "Invalid parameter: name must be a string, got ['a']"),
         (None, "Invalid parameter: name must be a string, got null"),
         ("  ", "Invalid parameter: name must be a non-empty string of at most 200 characters, got '  '"),
-        ("a\x00b", "Invalid parameter: name must not contain control characters, got 'a\\x00b'"),
-        ("a\ud800b", "Invalid parameter: name must not contain control characters, got 'a\\ud800b'"),
+        ("a\x00b", "Invalid parameter: name must not contain control characters or lone surrogates, got 'a\\x00b'"),
+        ("a\ud800b", "Invalid parameter: name must not contain control characters or lone surrogates, got 'a\\ud800b'"),
     ]
     for value, text in cases:
         response = await post_json(api.client, "resources/add", {"token": api.token, "name": value, "channels": ["a"]})

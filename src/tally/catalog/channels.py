@@ -10,7 +10,11 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import PlainValidator, WithJsonSchema
+
+from tally.wire.params import invalid
 
 CHANNEL_CODES: dict[str, int] = {
     "email": 0,
@@ -23,6 +27,16 @@ CHANNEL_CODES: dict[str, int] = {
 }
 CHANNEL_NAMES: dict[int, str] = {code: name for name, code in CHANNEL_CODES.items()}
 CC_DATA_CHANNELS = frozenset({"telegram_bot", "viber", "whatsapp", "notify"})
+
+
+def _channel(value: object) -> str:
+    if not isinstance(value, str) or value not in CHANNEL_CODES:
+        raise invalid(f"must be one of {', '.join(CHANNEL_CODES)}")
+    return value
+
+
+#: A channel field of a request: one of the names above, exactly.
+ChannelName = Annotated[str, PlainValidator(_channel), WithJsonSchema({"enum": list(CHANNEL_CODES)})]
 
 #: The fields of a subscription that make up its address, per channel.
 ADDRESS_FIELDS: dict[str, tuple[str, ...]] = {

@@ -1,28 +1,33 @@
-"""Parsing a profile's ``data`` object (api.md section 4) into typed input.
+"""A profile's ``data`` and a subscription as requests give them (api.md section 4).
 
-Errors name the exact field (``data.subscriptions[1].status``) and the value. A batch
-parses each item on its own, so that one bad item fails alone.
+Pydantic models built from the shared field types (wire/params.py, the status and channel
+types), and the typed input they become: ``ProfileInput`` and ``SubscriptionInput``, what
+the service takes (and what the demo data and the benchmarks build directly). Errors name
+the exact field (``data.subscriptions[1].status``) and the value.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
-from tally.catalog.channels import ADDRESS_FIELDS, CC_DATA_CHANNELS, CHANNEL_CODES
-from tally.errors import BadRequest, invalid_parameter
-from tally.profiles.statuses import Status, parse_status
-from tally.wire.params import MAX_INT
-from tally.wire.xml import XML_FORBIDDEN
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+
+from tally.catalog.channels import ADDRESS_FIELDS, ChannelName
+from tally.profiles.statuses import Status, StatusValue
+from tally.wire.params import MAX_TEXT, PositiveInt, Priority, Scalar, Text, XmlList, XmlObject, invalid, max_length
 
 FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
-MAX_TEXT = 10_000
 #: The profile's own ``email`` field (the column is ``String(320)``, RFC 5321's limit).
 MAX_PROFILE_EMAIL = 320
+#: Keys of a profile's data that are not custom fields.
 RESERVED = frozenset({"email", "phones", "_status", "subscriptions"})
+#: Every key that is an address field of some channel.
+ADDRESS_KEYS = frozenset(name for names in ADDRESS_FIELDS.values() for name in names)
+
+FieldText = Annotated[Text, max_length(MAX_TEXT)]
 
 
 @dataclass(frozen=True)
@@ -43,129 +48,101 @@ class ProfileInput:
     subscriptions: list[SubscriptionInput] = field(default_factory=list)
 
 
-def parse_profile(raw: object, *, is_xml: bool, path: str = "data") -> ProfileInput:
-    if is_xml and raw == "":
-        raw = {}
-    if not isinstance(raw, Mapping):
-        raise invalid_parameter(path, "must be an object of profile fields", raw)
-    email = raw.get("email")
-    if email is not None:
-        email = _text(email, f"{path}.email", limit=MAX_PROFILE_EMAIL)
-    phones = [
-        _text(phone, f"{path}.phones[{i}]")
-        for i, phone in enumerate(_list(raw.get("phones", []), is_xml, f"{path}.phones"))
-    ]
-    global_status = None
-    if raw.get("_status") not in (None, ""):
-        global_status = _status(raw["_status"], f"{path}._status")
-    fields: dict[str, Any] = {}
-    for name, value in raw.items():
-        if name in RESERVED:
-            continue
-        if not isinstance(name, str) or not FIELD_NAME.fullmatch(name):
-            raise invalid_parameter(f"{path} field name", "must match [A-Za-z_][A-Za-z0-9_.-]*", name)
-        fields[name] = _scalar(value, f"{path}.{name}")
-    subscriptions = [
-        parse_subscription(item, is_xml=is_xml, path=f"{path}.subscriptions[{i}]")
-        for i, item in enumerate(_list(raw.get("subscriptions", []), is_xml, f"{path}.subscriptions"))
-    ]
-    return ProfileInput(email, phones, global_status, fields, subscriptions)
+def _without(value: Mapping[str, Any], keys: list[str]) -> Mapping[str, Any]:
+    return {key: item for key, item in value.items() if key not in keys} if keys else value
 
 
-def parse_subscription(raw: object, *, is_xml: bool, path: str) -> SubscriptionInput:
-    if not isinstance(raw, Mapping):
-        raise invalid_parameter(path or "body", "must be an object", raw)
-    prefix = f"{path}." if path else ""
-    if "resource_id" not in raw:
-        raise BadRequest(f"Missing parameter: {prefix}resource_id")
-    resource_id = positive_int(raw["resource_id"], f"{prefix}resource_id")
-    channel = raw.get("channel")
-    if channel is None:
-        raise BadRequest(f"Missing parameter: {prefix}channel")
-    if not isinstance(channel, str) or channel not in CHANNEL_CODES:
-        raise invalid_parameter(f"{prefix}channel", f"must be one of {', '.join(CHANNEL_CODES)}", channel)
-    address: dict[str, Any] = {}
-    for name in ADDRESS_FIELDS[channel]:
-        if name not in raw or raw[name] is None:
-            continue
-        if channel in CC_DATA_CHANNELS:
-            address[name] = _cc_data(raw[name], f"{prefix}{name}")
-        else:
-            address[name] = _text(raw[name], f"{prefix}{name}")
-    status = Status.SUBSCRIBED
-    if raw.get("status") not in (None, ""):
-        status = _status(raw["status"], f"{prefix}status")
-    priority = 0
-    if raw.get("priority") not in (None, ""):
-        priority = non_negative_int(raw["priority"], f"{prefix}priority", upper=2**31 - 1)
-    return SubscriptionInput(resource_id, channel, address, status, priority)
+def _blanks(value: Mapping[str, Any], names: tuple[str, ...]) -> list[str]:
+    """A null or empty (``<status/>``) optional value is an absent one: it takes the default."""
+    return [name for name in names if name in value and (value[name] is None or value[name] == "")]
 
 
-def positive_int(value: object, name: str) -> int:
-    number = _int(value)
-    if number is None or not 0 < number <= MAX_INT:
-        raise invalid_parameter(name, "must be a positive integer", value)
-    return number
+class CcData(BaseModel):
+    """The address of a cc_data channel (telegram_bot, viber, whatsapp, notify)."""
 
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
-def non_negative_int(value: object, name: str, upper: int = MAX_INT) -> int:
-    number = _int(value)
-    if number is None or not 0 <= number <= upper:
-        raise invalid_parameter(name, f"must be an integer from 0 to {upper}", value)
-    return number
+    id: Scalar = None
+    phone: Scalar = None
 
-
-def _int(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
+    @model_validator(mode="before")
+    @classmethod
+    def _object(cls, value: Any) -> Any:
+        if not isinstance(value, Mapping):
+            raise invalid("must be an object with id or phone")
         return value
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and len(value.strip()) <= 19:
-        return int(value.strip())
-    return None
+
+    def as_address(self) -> dict[str, Any]:
+        return {name: value for name, value in (("id", self.id), ("phone", self.phone)) if value is not None}
 
 
-def _status(value: object, name: str) -> Status:
-    try:
-        return parse_status(value)
-    except ValueError as exc:
-        raise invalid_parameter(name, str(exc), value) from None
+class SubscriptionData(BaseModel):
+    """One subscription: its resource and channel, the channel's address fields, status, priority."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    resource_id: PositiveInt = Field(description="A resource linked to the profile's database")
+    channel: ChannelName = Field(description="One of the resource's channels")
+    email: FieldText | None = Field(None, description="Address of the email channel")
+    phone: FieldText | None = Field(None, description="Address of the sms channel")
+    provider: FieldText | None = Field(None, description="Push: the provider")
+    subscription_id: FieldText | None = Field(None, description="Push: the device's subscription")
+    cc_data: CcData | None = Field(None, description="telegram_bot, viber, whatsapp, notify: id or phone")
+    status: StatusValue = Field(Status.SUBSCRIBED, description="A word or its number")
+    priority: Priority = Field(0, description="0 is the highest priority")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _this_channels_address(cls, value: Any) -> Any:
+        """Address fields of other channels are not part of this subscription: ignored."""
+        if not isinstance(value, Mapping):
+            raise invalid("must be an object")
+        channel = value.get("channel")
+        # An unknown channel is refused by its own field, whatever its address fields hold.
+        own = ADDRESS_FIELDS.get(channel, ()) if isinstance(channel, str) else ()
+        other_channels = [key for key in value if key in ADDRESS_KEYS and key not in own]
+        return _without(value, other_channels + _blanks(value, ("status", "priority")))
+
+    def to_input(self) -> SubscriptionInput:
+        address: dict[str, Any] = {}
+        for name in ADDRESS_FIELDS[self.channel]:
+            value = getattr(self, name)
+            if value is not None:
+                address[name] = value.as_address() if isinstance(value, CcData) else value
+        return SubscriptionInput(self.resource_id, self.channel, address, self.status, self.priority)
 
 
-def _list(value: object, is_xml: bool, name: str) -> list[Any]:
-    if isinstance(value, list):
-        return value
-    if is_xml:
-        return [] if value == "" else [value]
-    raise invalid_parameter(name, "must be a list", value)
+class ProfileData(BaseModel):
+    """A profile's data: email, phones, ``_status``, custom fields and its subscriptions."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    email: Annotated[Text, max_length(MAX_PROFILE_EMAIL)] | None = None
+    phones: Annotated[list[FieldText], XmlList] = Field(default_factory=list)
+    global_status: StatusValue | None = Field(None, alias="_status", description="Global status")
+    subscriptions: Annotated[list[SubscriptionData], XmlList] = Field(default_factory=list)
+    #: Custom fields and system fields such as ``_fname``: scalars only.
+    __pydantic_extra__: dict[str, Scalar] = Field(init=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _field_names(cls, value: Any) -> Any:
+        if not isinstance(value, Mapping):
+            raise invalid("must be an object of profile fields")
+        for name in value:
+            if name not in RESERVED and not (isinstance(name, str) and FIELD_NAME.fullmatch(name)):
+                raise invalid(f"field name must match {FIELD_NAME.pattern}", shown=name)
+        return _without(value, _blanks(value, ("_status",)))
+
+    def to_input(self) -> ProfileInput:
+        return ProfileInput(
+            email=self.email,
+            phones=self.phones,
+            global_status=self.global_status,
+            fields=dict(self.__pydantic_extra__),
+            subscriptions=[subscription.to_input() for subscription in self.subscriptions],
+        )
 
 
-def _text(value: object, name: str, limit: int = MAX_TEXT) -> str:
-    if not isinstance(value, str):
-        raise invalid_parameter(name, "must be a string", value)
-    if len(value) > limit:
-        raise invalid_parameter(name, f"must be at most {limit} characters", value)
-    if XML_FORBIDDEN.search(value):
-        raise invalid_parameter(name, "must not contain control characters or lone surrogates", value)
-    return value
-
-
-def _scalar(value: object, name: str) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        # Python's JSON decoder takes NaN and Infinity; JSON columns and responses cannot.
-        raise invalid_parameter(name, "must be a finite number", value)
-    if value is None or isinstance(value, bool | int | float):
-        return value
-    if isinstance(value, str):
-        return _text(value, name)
-    raise invalid_parameter(name, "must be a string, a number, a boolean or null", value)
-
-
-def _cc_data(value: object, name: str) -> dict[str, Any]:
-    if not isinstance(value, Mapping):
-        raise invalid_parameter(name, "must be an object with id or phone", value)
-    result: dict[str, Any] = {}
-    for key in ("id", "phone"):
-        if value.get(key) is not None:
-            result[key] = _scalar(value[key], f"{name}.{key}")
-    return result
+#: One profile's data where a request gives it: in XML, an empty element is an empty profile.
+PROFILE_DATA = TypeAdapter(Annotated[ProfileData, XmlObject])

@@ -4,21 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
-from tally.errors import BadRequest, TallyError, short_repr
+from tally.errors import TallyError, short_repr
 from tally.profiles import service
-from tally.profiles.input import ProfileInput, SubscriptionInput, parse_profile, parse_subscription
+from tally.profiles.input import PROFILE_DATA, ProfileData, ProfileInput, SubscriptionData
 from tally.store.engine import read_transaction, write_transaction
 from tally.wire.codec import SUCCESS_TEXT
 from tally.wire.methods import Call, Method
-from tally.wire.params import Params, PositiveInt, XmlList
+from tally.wire.params import Params, PositiveInt, XmlList, XmlObject, invalid, validate_each
 
 MAX_BATCH = 10_000
-
-
-def _is_xml(info: ValidationInfo) -> bool:
-    return bool(info.context and info.context.get("xml"))
 
 
 def profile_id_from(value: object) -> int:
@@ -31,12 +27,7 @@ def profile_id_from(value: object) -> int:
 
 class ProfileAdd(Params):
     db_id: PositiveInt = Field(description="Database id")
-    data: Any = Field(description="Profile fields and its subscriptions list")
-
-    @field_validator("data")
-    @classmethod
-    def _data(cls, value: Any, info: ValidationInfo) -> ProfileInput:
-        return parse_profile(value, is_xml=_is_xml(info))
+    data: Annotated[ProfileData, XmlObject] = Field(description="Profile fields and its subscriptions list")
 
 
 class ProfileAddBatch(Params):
@@ -46,45 +37,31 @@ class ProfileAddBatch(Params):
     @field_validator("data")
     @classmethod
     def _items(cls, value: list[Any], info: ValidationInfo) -> list[ProfileInput | TallyError]:
+        """Each item is validated alone, so that one bad item fails alone."""
         if not value:
-            raise ValueError("must list at least one profile")
+            raise invalid("must list at least one profile")
         if len(value) > MAX_BATCH:
-            raise BadRequest(f"Invalid parameter: data must list at most {MAX_BATCH} profiles, got {len(value)}")
-        items: list[ProfileInput | TallyError] = []
-        for index, item in enumerate(value):
-            try:
-                items.append(parse_profile(item, is_xml=_is_xml(info), path=f"data[{index}]"))
-            except TallyError as error:
-                items.append(error)
-        return items
+            raise invalid(f"must list at most {MAX_BATCH} profiles", shown=len(value))
+        return [
+            item if isinstance(item, TallyError) else item.to_input()
+            for item in validate_each(PROFILE_DATA, value, info, "data")
+        ]
 
 
 class ProfileRef(Params):
     profile_id: Any = Field(description="Profile id")
 
 
-class SubscriptionWrite(Params):
+class SubscriptionWrite(SubscriptionData, Params):
+    """The subscription's fields stand at the top level of the body, beside db_id and profile_id."""
+
     db_id: PositiveInt = Field(description="Database id")
     profile_id: Any = Field(description="Profile id")
-    subscription: Any = Field(
-        description="resource_id, channel, the channel's address fields, status, priority "
-        "(given at the top level of the body)"
-    )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _split(cls, value: Any, info: ValidationInfo) -> Any:
-        if isinstance(value, dict):
-            return {
-                **value,
-                "subscription": parse_subscription(value, is_xml=_is_xml(info), path=""),
-            }
-        return value
 
 
 async def profile_add(call: Call, params: ProfileAdd) -> dict[str, Any]:
     async with write_transaction(call.runtime.engine) as conn:
-        [profile_id] = await service.profiles_add(conn, call.account_id, params.db_id, [params.data])
+        [profile_id] = await service.profiles_add(conn, call.account_id, params.db_id, [params.data.to_input()])
     return {"profile_id": str(profile_id)}
 
 
@@ -133,19 +110,17 @@ async def profile_delete(call: Call, params: ProfileRef) -> dict[str, Any]:
 
 
 async def subscription_set(call: Call, params: SubscriptionWrite) -> dict[str, Any]:
-    subscription: SubscriptionInput = params.subscription
     async with write_transaction(call.runtime.engine) as conn:
         await service.subscription_set(
-            conn, call.account_id, params.db_id, profile_id_from(params.profile_id), subscription
+            conn, call.account_id, params.db_id, profile_id_from(params.profile_id), params.to_input()
         )
     return {}
 
 
 async def subscription_delete(call: Call, params: SubscriptionWrite) -> dict[str, Any]:
-    subscription: SubscriptionInput = params.subscription
     async with write_transaction(call.runtime.engine) as conn:
         await service.subscription_delete(
-            conn, call.account_id, params.db_id, profile_id_from(params.profile_id), subscription
+            conn, call.account_id, params.db_id, profile_id_from(params.profile_id), params.to_input()
         )
     return {}
 

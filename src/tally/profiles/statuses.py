@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Annotated
+
+from pydantic import PlainValidator, WithJsonSchema
+
+from tally.wire.params import integer_from, invalid
 
 
 class Status(IntEnum):
@@ -29,17 +34,28 @@ STATUS_WORDS = ", ".join(status.word for status in Status)
 
 
 def parse_status(value: object) -> Status:
-    """A status from its word (any case) or its number (as a number or digits)."""
-    if isinstance(value, bool):
-        raise ValueError(f"must be one of {STATUS_WORDS} or 0-6")
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if text.isascii() and text.isdigit():
-            value = int(text)
-        else:
-            for status in Status:
-                if status.word == text:
-                    return status
-    if isinstance(value, int) and 0 <= value <= 6:
-        return Status(value)
+    """A status from its word (any case) or its number (an integer as wire/params.py spells one)."""
+    if isinstance(value, str) and (word := value.strip().lower()) in _BY_WORD:
+        return _BY_WORD[word]
+    number = integer_from(value)
+    if number is not None and 0 <= number <= 6:
+        return Status(number)
     raise ValueError(f"must be one of {STATUS_WORDS} or 0-6")
+
+
+def _status_value(value: object) -> Status:
+    try:
+        return parse_status(value)
+    except ValueError as exc:
+        raise invalid(str(exc)) from None
+
+
+_BY_WORD = {status.word: status for status in Status}
+#: A status field of a request, as a word or its number.
+StatusValue = Annotated[
+    Status,
+    PlainValidator(_status_value),
+    WithJsonSchema(
+        {"oneOf": [{"enum": [status.word for status in Status]}, {"type": "integer", "minimum": 0, "maximum": 6}]}
+    ),
+]

@@ -1,20 +1,34 @@
-"""Parameter types shared by every method's Pydantic model, and validation-error texts.
+"""Field types of every method's Pydantic model, and the texts of their errors.
 
-Integers come as JSON numbers or as strings of decimal digits (XML always gives text).
-A list field also takes a single item when the body was XML, since one element is
-indistinguishable from a one-item list there unless it carries ``array="true"``.
+The same types serve any reader of user input (the API, an importer, a form), so that a
+value means the same wherever it comes from:
+
+* integers are JSON numbers with an integral value (``5``, ``5.0``) or strings of ASCII
+  digits (XML always gives text, at most 19 digits: the 64-bit range); booleans, fractions
+  and other strings are refused;
+* text is a string XML 1.0 can carry, since stored text must round-trip through XML
+  responses (api.md section 2), optionally with a length limit (``max_length``);
+* a list field also takes a single item when the body was XML (``XmlList``), since one
+  element is indistinguishable from a one-item list there unless it carries
+  ``array="true"``; likewise an empty element is an empty object (``XmlObject``).
+
+Errors raised with ``invalid`` become ``Invalid parameter: <field> <message>, got <value>``.
 """
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Iterable
 from typing import Annotated, Any, TypeVar
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     PlainValidator,
+    TypeAdapter,
     ValidationError,
     ValidationInfo,
     WithJsonSchema,
@@ -25,11 +39,25 @@ from tally.errors import BadRequest, short_repr
 from tally.wire.xml import XML_FORBIDDEN
 
 MAX_INT = 2**63 - 1
+MAX_PRIORITY = 2**31 - 1
+#: Longest text of a free-form value (a profile field, an address), in characters.
+MAX_TEXT = 10_000
 _DIGITS = re.compile(r"[0-9]{1,19}")
 _SIGNED_DIGITS = re.compile(r"-?[0-9]{1,10}")
+#: The error type of every check written here (and in capabilities, through ``invalid``).
+_INVALID = "invalid"
 
 
-def _int_from(value: object, pattern: re.Pattern[str]) -> int | None:
+def invalid(message: str, *, shown: object = ...) -> PydanticCustomError:
+    """A validation error whose text is the field's name, ``message`` and the value.
+
+    ``shown`` replaces the value when another one says more (a field's name, a count).
+    """
+    return PydanticCustomError(_INVALID, message, None if shown is ... else {"shown": shown})
+
+
+def integer_from(value: object, pattern: re.Pattern[str] = _DIGITS) -> int | None:
+    """The integer a parameter spells, or None (range checks are the caller's)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -42,46 +70,84 @@ def _int_from(value: object, pattern: re.Pattern[str]) -> int | None:
 
 
 def _positive(value: object) -> int:
-    number = _int_from(value, _DIGITS)
+    number = integer_from(value)
     if number is None or not 0 < number <= MAX_INT:
-        raise PydanticCustomError("positive_int", "must be a positive integer")
+        raise invalid("must be a positive integer")
     return number
 
 
 def _non_negative(value: object) -> int:
-    number = _int_from(value, _DIGITS)
+    number = integer_from(value)
     if number is None or not 0 <= number <= MAX_INT:
-        raise PydanticCustomError("non_negative_int", "must be a non-negative integer")
+        raise invalid("must be a non-negative integer")
     return number
 
 
 def _priority(value: object) -> int:
-    number = _int_from(value, _SIGNED_DIGITS)
-    if number is None or not 0 <= number <= 2**31 - 1:
-        raise PydanticCustomError("priority", "must be an integer from 0 to 2147483647")
+    number = integer_from(value, _SIGNED_DIGITS)
+    if number is None or not 0 <= number <= MAX_PRIORITY:
+        raise invalid(f"must be an integer from 0 to {MAX_PRIORITY}")
     return number
 
 
 def _text(value: object) -> str:
     if not isinstance(value, str):
-        raise PydanticCustomError("text", "must be a string")
+        raise invalid("must be a string")
     if XML_FORBIDDEN.search(value):
-        # Stored text must round-trip through XML responses (api.md section 2).
-        raise PydanticCustomError("text", "must not contain control characters")
+        raise invalid("must not contain control characters or lone surrogates")
     return value
 
 
+def _limited(value: str, limit: int) -> str:
+    if len(value) > limit:
+        raise invalid(f"must be at most {limit} characters")
+    return value
+
+
+def max_length(limit: int) -> AfterValidator:
+    """A length limit for ``Text``: ``Annotated[Text, max_length(320)]``."""
+    return AfterValidator(lambda value: _limited(value, limit))
+
+
+def _scalar(value: object) -> str | int | float | bool | None:
+    if isinstance(value, float) and not math.isfinite(value):
+        # Python's JSON decoder takes NaN and Infinity; JSON columns and responses cannot.
+        raise invalid("must be a finite number")
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str):
+        return _limited(_text(value), MAX_TEXT)
+    raise invalid("must be a string, a number, a boolean or null")
+
+
+def _is_xml(info: ValidationInfo) -> bool:
+    return bool(info.context and info.context.get("xml"))
+
+
 def _list_from_xml(value: Any, info: ValidationInfo) -> Any:
-    if info.context and info.context.get("xml") and not isinstance(value, list):
+    if _is_xml(info) and not isinstance(value, list):
         return [] if value == "" else [value]
     return value
 
 
+def _object_from_xml(value: Any, info: ValidationInfo) -> Any:
+    return {} if _is_xml(info) and value == "" else value
+
+
 PositiveInt = Annotated[int, PlainValidator(_positive), WithJsonSchema({"type": "integer", "minimum": 1})]
 NonNegativeInt = Annotated[int, PlainValidator(_non_negative), WithJsonSchema({"type": "integer", "minimum": 0})]
-Priority = Annotated[int, PlainValidator(_priority), WithJsonSchema({"type": "integer", "minimum": 0})]
+Priority = Annotated[
+    int, PlainValidator(_priority), WithJsonSchema({"type": "integer", "minimum": 0, "maximum": MAX_PRIORITY})
+]
 Text = Annotated[str, PlainValidator(_text), WithJsonSchema({"type": "string"})]
+#: A JSON scalar; a string is Text of at most MAX_TEXT characters.
+Scalar = Annotated[
+    str | int | float | bool | None,
+    PlainValidator(_scalar),
+    WithJsonSchema({"type": ["string", "number", "boolean", "null"]}),
+]
 XmlList = BeforeValidator(_list_from_xml)
+XmlObject = BeforeValidator(_object_from_xml)
 
 
 class Params(BaseModel):
@@ -91,6 +157,7 @@ class Params(BaseModel):
 
 
 P = TypeVar("P", bound=Params)
+T = TypeVar("T")
 
 
 def validate_params(model: type[P], payload: dict[str, Any], *, is_xml: bool) -> P:
@@ -98,19 +165,35 @@ def validate_params(model: type[P], payload: dict[str, Any], *, is_xml: bool) ->
     try:
         return model.model_validate(payload, context={"xml": is_xml})
     except ValidationError as exc:
-        raise _bad_request(exc) from None
+        raise bad_request(exc) from None
 
 
-def _bad_request(exc: ValidationError) -> BadRequest:
+def validate_each(
+    adapter: TypeAdapter[T], values: Iterable[Any], info: ValidationInfo, name: str
+) -> list[T | BadRequest]:
+    """Validate the items of a batch one by one: a bad item is its own 400 (named
+    ``<name>[<index>]...``), not the request's."""
+    results: list[T | BadRequest] = []
+    for index, value in enumerate(values):
+        try:
+            results.append(adapter.validate_python(value, context=info.context))
+        except ValidationError as exc:
+            results.append(bad_request(exc, (name, index)))
+    return results
+
+
+def bad_request(exc: ValidationError, prefix: tuple[int | str, ...] = ()) -> BadRequest:
+    """The first problem of ``exc`` as a 400; ``prefix`` is where the validated value sat."""
     error = exc.errors(include_url=False)[0]
-    name = location_name(error["loc"])
+    name = location_name(prefix + tuple(error["loc"]))
     if error["type"] == "missing":
         return BadRequest(f"Missing parameter: {name}")
-    message = error["msg"]
-    if error["type"] in {"positive_int", "non_negative_int", "priority", "text", "value_error"}:
-        message = message.removeprefix("Value error, ")
-        return BadRequest(f"Invalid parameter: {name} {message}, got {short_repr(error['input'])}")
-    return BadRequest(f"Invalid parameter: {name}: {message}, got {short_repr(error['input'])}")
+    context = error.get("ctx") or {}
+    shown = short_repr(context.get("shown", error["input"]))
+    if error["type"] in {_INVALID, "value_error"}:
+        message = error["msg"].removeprefix("Value error, ")
+        return BadRequest(f"Invalid parameter: {name} {message}, got {shown}")
+    return BadRequest(f"Invalid parameter: {name}: {error['msg']}, got {shown}")
 
 
 def location_name(loc: tuple[int | str, ...]) -> str:
