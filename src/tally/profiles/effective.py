@@ -5,6 +5,9 @@
   within the group); on a further tie the highest id.
 * Sendable: effective, status subscribed or unconfirmed, address deliverable, and the
   profile neither deleted nor globally blocked.
+
+The same rules in SQL are ``subscriptions_recompute_flags`` (queries.py); the add fast path
+(rows.py) applies these. tests/profiles/test_recompute.py holds all three to one answer.
 """
 
 from __future__ import annotations
