@@ -17,9 +17,10 @@ from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 
 from tally.accounts.service import token_authenticate
+from tally.catalog.service import database_require
 from tally.cli.main import cli
 from tally.store.engine import create_engine, read_transaction
-from tally.store.tables import databases, profiles
+from tally.store.tables import profiles
 
 SUBCOMMANDS = [["serve"], ["worker"], ["migrate"], ["token"], ["token", "create"], ["demo"]]
 
@@ -144,11 +145,13 @@ def test_cli_demo_prints_ids_then_token_last(sqlite_url: str) -> None:
     assert len(lines) == 4
     assert _authenticate(sqlite_url, lines[3]) > 0
 
+    account_id = _authenticate(sqlite_url, lines[3])
+
     async def counts() -> tuple[int, int]:
         engine = create_engine(sqlite_url)
         try:
             async with read_transaction(engine) as conn:
-                live = await conn.scalar(select(databases.c.live_profiles).where(databases.c.id == database_id))
+                live = (await database_require(conn, account_id, database_id)).profiles_count
                 rows = await conn.scalar(select(func.count()).select_from(profiles))
         finally:
             await engine.dispose()

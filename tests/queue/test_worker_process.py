@@ -26,7 +26,7 @@ from tally.counters import refresh
 from tally.profiles.statuses import SENDABLE_STATUSES, Status
 from tally.queue.worker import Worker
 from tally.store.engine import read_transaction, write_transaction
-from tally.store.tables import counter_sets, databases
+from tally.store.tables import counter_sets, profiles
 from tests.queue.support import add_catalog, registry_for, task_row
 
 pytestmark = pytest.mark.slow
@@ -131,7 +131,14 @@ async def _counted_by_sql(engine: AsyncEngine, database_id: int, resource_id: in
         " WHERE database_id = :db AND resource_id = :res AND is_effective GROUP BY channel, status"
     )
     async with read_transaction(engine) as conn:
-        live = int(await conn.scalar(select(databases.c.live_profiles).where(databases.c.id == database_id)) or 0)
+        live = int(
+            await conn.scalar(
+                select(func.count())
+                .select_from(profiles)
+                .where(profiles.c.database_id == database_id, profiles.c.is_deleted.is_(False))
+            )
+            or 0
+        )
         rows = (await conn.execute(query, {"db": database_id, "res": resource_id})).all()
     expected: dict[str, dict[str, int]] = {}
     for name in ("email", "push", "sms"):

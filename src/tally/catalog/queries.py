@@ -5,10 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select
+from sqlalchemy import Row, Select, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tally.store.tables import database_resources, databases, resources
+from tally.store.tables import database_resources, databases, profile_count_deltas, resources
+
+#: A database's live profiles: the folded count plus the deltas not folded yet. One
+#: statement, so that it reads one snapshot even at READ COMMITTED.
+_PROFILES_COUNT = (
+    databases.c.live_profiles
+    + select(func.coalesce(func.sum(profile_count_deltas.c.delta), 0))
+    .where(profile_count_deltas.c.database_id == databases.c.id)
+    .scalar_subquery()
+).label("profiles_count")
+_DATABASE: Select[Any] = select(databases.c.id, databases.c.name, databases.c.description, _PROFILES_COUNT)
 
 
 # database_insert -- a new database of an account; its id.
@@ -23,18 +33,44 @@ async def database_insert(conn: AsyncConnection, account_id: int, name: str, des
 
 # database_get -- one database of one account.
 async def database_get(conn: AsyncConnection, account_id: int, database_id: int) -> Row[Any] | None:
-    query = select(databases).where(databases.c.id == database_id, databases.c.account_id == account_id)
-    return (await conn.execute(query)).first()
+    query = _DATABASE.where(databases.c.id == database_id, databases.c.account_id == account_id)
+    row: Row[Any] | None = (await conn.execute(query)).first()
+    return row
 
 
 # database_page -- up to `limit` + 1 databases from `from_id` on (the extra one tells the next
 # page), and how many the account has.
 async def database_page(conn: AsyncConnection, account_id: int, from_id: int, limit: int) -> tuple[list[Row[Any]], int]:
     mine = databases.c.account_id == account_id
-    query = select(databases).where(mine, databases.c.id >= from_id).order_by(databases.c.id).limit(limit + 1)
+    query = _DATABASE.where(mine, databases.c.id >= from_id).order_by(databases.c.id).limit(limit + 1)
     rows = list((await conn.execute(query)).all())
     total = await conn.scalar(select(func.count()).select_from(databases).where(mine))
     return rows, int(total or 0)
+
+
+# profile_count_change -- record that a write added (or removed) `delta` live profiles.
+async def profile_count_change(conn: AsyncConnection, database_id: int, delta: int) -> None:
+    if delta:
+        await conn.execute(insert(profile_count_deltas).values(database_id=database_id, delta=delta))
+
+
+# profile_count_fold -- move the committed deltas into databases.live_profiles; returns how
+# many databases changed.
+async def profile_count_fold(conn: AsyncConnection) -> int:
+    # Exactly the rows deleted are added: a delta committed meanwhile waits for the next fold.
+    deleted = await conn.execute(
+        delete(profile_count_deltas).returning(profile_count_deltas.c.database_id, profile_count_deltas.c.delta)
+    )
+    totals: dict[int, int] = {}
+    for database_id, delta in deleted:
+        totals[database_id] = totals.get(database_id, 0) + delta
+    for database_id, total in sorted(totals.items()):
+        await conn.execute(
+            update(databases)
+            .where(databases.c.id == database_id)
+            .values(live_profiles=databases.c.live_profiles + total)
+        )
+    return len(totals)
 
 
 # resource_insert -- a new resource of an account; its id.

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import Field, field_validator
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tally.capability import Capability
-from tally.catalog import service
+from tally.catalog import queries, service
 from tally.catalog.channels import CHANNEL_CODES
+from tally.config import Settings
+from tally.queue.registry import MaintenancePass
 from tally.store.engine import read_transaction, write_transaction
 from tally.wire.methods import Call, Method
 from tally.wire.params import NonNegativeInt, Params, PositiveInt, Text, XmlList
@@ -158,4 +162,13 @@ METHODS = [
            response_example={"items": [_RESOURCE], "next_from_id": 0, "total_count": 1}),
 ]  # fmt: skip
 
-CAPABILITY = Capability("catalog", methods=METHODS)
+
+async def _fold_profile_counts(conn: AsyncConnection, now: datetime, settings: Settings) -> None:
+    await queries.profile_count_fold(conn)
+
+
+CAPABILITY = Capability(
+    "catalog",
+    methods=METHODS,
+    maintenance=[MaintenancePass("profile counts", _fold_profile_counts)],
+)

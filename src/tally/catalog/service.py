@@ -29,7 +29,7 @@ class Database:
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> Database:
-        return cls(id=row.id, name=row.name, description=row.description, profiles_count=int(row.live_profiles))
+        return cls(id=row.id, name=row.name, description=row.description, profiles_count=int(row.profiles_count))
 
 
 @dataclass(frozen=True)

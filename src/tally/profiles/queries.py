@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from tally.catalog.service import Resource
 from tally.profiles.statuses import BLOCKING_STATUSES, SENDABLE_STATUSES
 from tally.store.engine import is_sqlite
-from tally.store.tables import database_resources, databases, profiles, resources, subscriptions
+from tally.store.tables import database_resources, profiles, resources, subscriptions
 
 #: Profiles per recompute statement: each id is a bind parameter, and SQLite takes at most
 #: 32,766 of them in one statement.
@@ -75,13 +75,6 @@ async def profile_select(conn: AsyncConnection, account_id: int, profile_id: int
 # profile_mark_deleted: live -> deleted (its subscriptions' flags follow by the recompute).
 async def profile_mark_deleted(conn: AsyncConnection, profile_id: int, now: datetime) -> None:
     await conn.execute(update(profiles).where(profiles.c.id == profile_id).values(is_deleted=True, updated_at=now))
-
-
-# database_live_profiles_add: the `all` counter follows every profile added or deleted.
-async def database_live_profiles_add(conn: AsyncConnection, database_id: int, delta: int) -> None:
-    await conn.execute(
-        update(databases).where(databases.c.id == database_id).values(live_profiles=databases.c.live_profiles + delta)
-    )
 
 
 # subscriptions_insert: new rows with their flags already computed (profiles_add).

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from tally.catalog import queries as catalog_queries
 from tally.catalog.channels import CHANNEL_CODES, CHANNEL_NAMES, address_key, is_deliverable
 from tally.catalog.service import Resource, database_require
 from tally.errors import BadRequest, NotFound, TallyError
@@ -138,7 +139,7 @@ async def _insert(conn: AsyncConnection, account_id: int, database_id: int, item
     rows = [row for profile_id, item in pairs for row in new_subscription_rows(profile_id, database_id, item, now)]
     if rows:
         await queries.subscriptions_insert(conn, rows)
-    await queries.database_live_profiles_add(conn, database_id, len(ids))
+    await catalog_queries.profile_count_change(conn, database_id, len(ids))
     return ids
 
 
@@ -170,7 +171,7 @@ async def profile_delete(conn: AsyncConnection, account_id: int, profile_id: int
     profile = await _profile_require(conn, account_id, profile_id, lock=True)
     await queries.profile_mark_deleted(conn, profile_id, utcnow())
     await queries.subscriptions_recompute_flags(conn, [profile_id])
-    await queries.database_live_profiles_add(conn, profile.database_id, -1)
+    await catalog_queries.profile_count_change(conn, profile.database_id, -1)
 
 
 async def subscription_set(

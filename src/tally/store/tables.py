@@ -1,8 +1,9 @@
 """Every table of Tally, in one place.
 
-The columns ``is_effective`` and ``is_sendable`` on ``subscriptions`` and ``live_profiles``
-on ``databases`` are derived data, kept exact by every write (see profiles/effective.py), so
-that a recount is one aggregate over ``ix_subscriptions_count`` and never a per-row loop.
+The columns ``is_effective`` and ``is_sendable`` on ``subscriptions`` are derived data, kept
+exact by every write (profiles/effective.py), so that a recount is one aggregate over
+``ix_subscriptions_count`` and never a per-row loop. The number of live profiles of a
+database is ``databases.live_profiles`` plus its rows in ``profile_count_deltas``.
 """
 
 from __future__ import annotations
@@ -65,9 +66,21 @@ databases = Table(
     Column("account_id", BigInteger, ForeignKey("accounts.id"), nullable=False, index=True),
     Column("name", String(200), nullable=False),
     Column("description", Text, nullable=False, server_default=""),
-    # Live (not deleted) profiles: the `all` counter, kept exact on every profile write.
+    # Live (not deleted) profiles, the `all` counter: this plus the database's rows in
+    # profile_count_deltas, which the catalog's maintenance pass folds in here.
     Column("live_profiles", BigInteger, nullable=False, server_default="0"),
     Column("created_at", UTCDateTime(), nullable=False),
+)
+
+# One row per write that adds or removes profiles, never updated: concurrent imports into one
+# database then lock no common row (an UPDATE of databases.live_profiles would serialise them
+# until commit on PostgreSQL).
+profile_count_deltas = Table(
+    "profile_count_deltas",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("database_id", BigInteger, ForeignKey("databases.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("delta", BigInteger, nullable=False),
 )
 
 resources = Table(
