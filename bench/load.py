@@ -59,9 +59,9 @@ from tally.store.types import utcnow
 
 BENCH_ACCOUNT, BENCH_NAME, BENCH_CHANNELS = "bench", "Bench", ["email", "sms", "push"]
 DEFAULT_BATCH = 50_000
-#: Dropped in this order (subscriptions' foreign key needs the primary key of profiles),
-#: recreated in the reverse order.
-TABLES = ("subscriptions", "profiles")
+#: Dropped in this order (the foreign keys of subscriptions and profile_phones need the
+#: primary key of profiles), recreated in the reverse order.
+TABLES = ("profile_phones", "subscriptions", "profiles")
 #: The columns profiles_add gives a profile row, in its order.
 PROFILE_COLUMNS = (
     "id",
@@ -307,6 +307,10 @@ def copy_load(
                         now,
                     ]
                     copy.write_row(values)
+            with cur.copy("COPY profile_phones (profile_id, phone, database_id) FROM STDIN") as copy:
+                for profile_id, item in zip(ids, items, strict=True):
+                    for phone in dict.fromkeys(item.phones):
+                        copy.write_row((profile_id, phone, target.database_id))
             rows = (
                 row
                 for profile_id, item in zip(ids, items, strict=True)

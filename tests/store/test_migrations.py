@@ -11,7 +11,16 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tally.store.migrate import downgrade, is_current, upgrade
-from tally.store.tables import counter_sets, database_resources, databases, metadata, profiles, resources, subscriptions
+from tally.store.tables import (
+    counter_sets,
+    database_resources,
+    databases,
+    metadata,
+    profile_phones,
+    profiles,
+    resources,
+    subscriptions,
+)
 
 
 def _differences(connection: Connection) -> list[Any]:
@@ -107,3 +116,19 @@ async def test_deleting_a_resource_deletes_its_subscriptions_links_and_counters(
         for table in (subscriptions, counter_sets, database_resources):
             assert await conn.scalar(select(func.count()).select_from(table)) == 0, table.name
         assert await conn.scalar(select(func.count()).select_from(profiles)) == 1
+
+
+async def test_upgrade_indexes_the_phones_stored_so_far(engine: AsyncEngine) -> None:
+    await downgrade(engine, "0003")
+    try:
+        async with engine.begin() as conn:
+            await _insert_at_0003(conn)
+            too_long = "+7" + "9" * 70
+            await conn.exec_driver_sql(
+                f"""UPDATE profiles SET phones = '["+79001234567", "+79001234567", "+79007654321", "{too_long}"]'"""
+            )
+    finally:
+        await upgrade(engine)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(profile_phones.c.profile_id, profile_phones.c.phone))).all()
+    assert sorted(rows) == [(1, "+79001234567"), (1, "+79007654321")]

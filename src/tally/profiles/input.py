@@ -28,6 +28,8 @@ RESERVED = frozenset({"email", "phones", "_status", "subscriptions"})
 ADDRESS_KEYS = frozenset(name for names in ADDRESS_FIELDS.values() for name in names)
 
 FieldText = Annotated[Text, max_length(MAX_TEXT)]
+#: A profile's phone numbers are looked up by (profiles_with_phone): kept short enough to index.
+MAX_PHONE = 64
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,7 @@ class ProfileData(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
     email: Annotated[Text, max_length(MAX_PROFILE_EMAIL)] | None = None
-    phones: Annotated[list[FieldText], XmlList] = Field(default_factory=list)
+    phones: Annotated[list[Annotated[Text, max_length(MAX_PHONE)]], XmlList] = Field(default_factory=list)
     global_status: StatusValue | None = Field(None, alias="_status", description="Global status")
     subscriptions: Annotated[list[SubscriptionData], XmlList] = Field(default_factory=list)
     #: Custom fields and system fields such as ``_fname``: scalars only.

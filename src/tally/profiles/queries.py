@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from tally.catalog.service import Resource
 from tally.profiles.statuses import BLOCKING_STATUSES, SENDABLE_STATUSES
 from tally.store.engine import is_sqlite
-from tally.store.tables import database_resources, profiles, resources, subscriptions
+from tally.store.tables import database_resources, profile_phones, profiles, resources, subscriptions
 
 #: Profiles per recompute statement: each id is a bind parameter, and SQLite takes at most
 #: 32,766 of them in one statement.
@@ -58,6 +58,33 @@ async def profile_ids_allocate(conn: AsyncConnection, count: int) -> list[int]:
 # profiles_insert: new profiles, one statement for all of them.
 async def profiles_insert(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
     await conn.execute(insert(profiles), rows)
+
+
+# profile_phones_insert: the phones of new profiles, each once per profile (matching by phone).
+async def profile_phones_insert(conn: AsyncConnection, profile_rows: list[dict[str, Any]]) -> None:
+    rows = [
+        {"profile_id": row["id"], "phone": phone, "database_id": row["database_id"]}
+        for row in profile_rows
+        for phone in dict.fromkeys(row["phones"])
+    ]
+    if rows:
+        await conn.execute(insert(profile_phones), rows)
+
+
+# profiles_with_phone: the live profiles of a database that have this phone, oldest first.
+async def profiles_with_phone(conn: AsyncConnection, account_id: int, database_id: int, phone: str) -> list[int]:
+    rows = await conn.execute(
+        select(profiles.c.id)
+        .join(profile_phones, profile_phones.c.profile_id == profiles.c.id)
+        .where(
+            profile_phones.c.database_id == database_id,
+            profile_phones.c.phone == phone,
+            profiles.c.account_id == account_id,
+            profiles.c.is_deleted.is_(False),
+        )
+        .order_by(profiles.c.id)
+    )
+    return [int(profile_id) for profile_id in rows.scalars()]
 
 
 # profile_select: a live profile of the account; ``lock`` holds it until the commit (PostgreSQL).

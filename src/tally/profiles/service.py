@@ -133,9 +133,9 @@ async def _insert(conn: AsyncConnection, account_id: int, database_id: int, item
     now = utcnow()
     ids = await queries.profile_ids_allocate(conn, len(items))
     pairs = list(zip(ids, items, strict=True))
-    await queries.profiles_insert(
-        conn, [new_profile_row(profile_id, account_id, database_id, item, now) for profile_id, item in pairs]
-    )
+    profile_rows = [new_profile_row(profile_id, account_id, database_id, item, now) for profile_id, item in pairs]
+    await queries.profiles_insert(conn, profile_rows)
+    await queries.profile_phones_insert(conn, profile_rows)
     rows = [row for profile_id, item in pairs for row in new_subscription_rows(profile_id, database_id, item, now)]
     if rows:
         await queries.subscriptions_insert(conn, rows)

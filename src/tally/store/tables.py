@@ -120,6 +120,16 @@ profiles = Table(
     Index("ix_profiles_database_id_email", "database_id", "email"),
 )
 
+# Each phone of a profile, as given, so that a profile can be found by phone in its database.
+profile_phones = Table(
+    "profile_phones",
+    metadata,
+    Column("profile_id", BigInteger, ForeignKey("profiles.id", ondelete="CASCADE"), primary_key=True),
+    Column("phone", String(64), primary_key=True),
+    Column("database_id", BigInteger, nullable=False),
+    Index("ix_profile_phones_database_id_phone", "database_id", "phone"),
+)
+
 subscriptions = Table(
     "subscriptions",
     metadata,
