@@ -34,7 +34,7 @@ log = logging.getLogger("tally")
 #: Every capability, once: its API methods, task kinds and hooks come with it.
 CAPABILITIES: list[Capability] = [
     catalog.CAPABILITY,
-    Capability("profiles", methods=profiles.METHODS),
+    profiles.CAPABILITY,
     counters.CAPABILITY,
     tasks.CAPABILITY,
     feedback.CAPABILITY,

@@ -98,6 +98,19 @@ async def resource_page(conn: AsyncConnection, account_id: int, from_id: int, li
     return rows, int(total or 0)
 
 
+# resources_with_link -- every resource of an account, and whether it is linked to a database.
+async def resources_with_link(conn: AsyncConnection, account_id: int, database_id: int) -> list[tuple[Row[Any], bool]]:
+    rows = await conn.execute(
+        select(resources, database_resources.c.database_id.label("linked_to"))
+        .outerjoin(
+            database_resources,
+            (database_resources.c.resource_id == resources.c.id) & (database_resources.c.database_id == database_id),
+        )
+        .where(resources.c.account_id == account_id)
+    )
+    return [(row, row.linked_to is not None) for row in rows]
+
+
 # links_insert -- link a resource to databases.
 async def links_insert(conn: AsyncConnection, resource_id: int, database_ids: list[int]) -> None:
     if database_ids:

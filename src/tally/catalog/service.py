@@ -123,6 +123,15 @@ async def resource_list(conn: AsyncConnection, account_id: int, from_id: int, li
     )
 
 
+async def resources_for_database(
+    conn: AsyncConnection, account_id: int, database_id: int
+) -> tuple[dict[int, Resource], frozenset[int]]:
+    """The resources linked to a database, and the ids of all the account's resources."""
+    found = await queries.resources_with_link(conn, account_id, database_id)
+    linked = {row.id: Resource.from_row(row) for row, is_linked in found if is_linked}
+    return linked, frozenset(row.id for row, _ in found)
+
+
 async def require_linked(conn: AsyncConnection, database_id: int, resource_id: int) -> None:
     if not await queries.link_exists(conn, database_id, resource_id):
         raise BadRequest(f"Invalid parameter: resource {resource_id} is not linked to database {database_id}")

@@ -14,27 +14,13 @@ from typing import Any
 from sqlalchemy import Row, and_, func, insert, literal_column, not_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tally.catalog.service import Resource
 from tally.profiles.statuses import BLOCKING_STATUSES, SENDABLE_STATUSES
 from tally.store.engine import is_sqlite
-from tally.store.tables import database_resources, profile_phones, profiles, resources, subscriptions
+from tally.store.tables import profile_phones, profiles, subscriptions
 
 #: Profiles per recompute statement: each id is a bind parameter, and SQLite takes at most
 #: 32,766 of them in one statement.
 DEFAULT_RECOMPUTE_CHUNK = 5_000
-
-
-# resources_linked: the account's resources, each with whether the database is linked to it.
-async def resources_linked(conn: AsyncConnection, account_id: int, database_id: int) -> list[tuple[Resource, bool]]:
-    rows = await conn.execute(
-        select(resources, database_resources.c.database_id)
-        .outerjoin(
-            database_resources,
-            (database_resources.c.resource_id == resources.c.id) & (database_resources.c.database_id == database_id),
-        )
-        .where(resources.c.account_id == account_id)
-    )
-    return [(Resource.from_row(row), row.database_id is not None) for row in rows]
 
 
 # profile_ids_allocate: ids for new profiles, so that their insert needs no RETURNING.

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, ValidationInfo, field_validator
 
+from tally.capability import Capability
 from tally.errors import TallyError, short_repr
 from tally.profiles import service
 from tally.profiles.input import PROFILE_DATA, ProfileData, ProfileInput, SubscriptionData
@@ -170,3 +171,5 @@ METHODS = [
     Method("subscriptions/delete", SubscriptionWrite, subscription_delete, "Delete a subscription",
            example=_SUBSCRIPTION, response_example={}),
 ]  # fmt: skip
+
+CAPABILITY = Capability("profiles", methods=METHODS)

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tally.catalog import queries as catalog_queries
 from tally.catalog.channels import CHANNEL_CODES, CHANNEL_NAMES, address_key, is_deliverable
-from tally.catalog.service import Resource, database_require
+from tally.catalog.service import Resource, database_require, resources_for_database
 from tally.errors import BadRequest, NotFound, TallyError
 from tally.profiles import queries
 from tally.profiles.input import ProfileInput, SubscriptionInput
@@ -83,12 +83,8 @@ class LinkedResources:
 async def linked_resources(conn: AsyncConnection, account_id: int, database_id: int) -> LinkedResources:
     """The database (404 unless it is the account's) and the resources it is linked to."""
     await database_require(conn, account_id, database_id)
-    found = await queries.resources_linked(conn, account_id, database_id)
-    return LinkedResources(
-        database_id,
-        linked={resource.id: resource for resource, is_linked in found if is_linked},
-        of_account=frozenset(resource.id for resource, _ in found),
-    )
+    linked, of_account = await resources_for_database(conn, account_id, database_id)
+    return LinkedResources(database_id, linked=linked, of_account=of_account)
 
 
 async def profiles_add(
