@@ -432,16 +432,20 @@ async def test_worker_lost_connection_puts_task_back_until_attempts_run_out(
 async def test_worker_failing_maintenance_pass_does_not_stop_claims(
     engine: AsyncEngine, settings: Settings, account_id: int, caplog: pytest.LogCaptureFixture
 ) -> None:
+    failed = asyncio.Event()
+
     async def broken(conn: AsyncConnection, now: datetime, settings: Settings) -> None:
+        failed.set()
         raise OverflowError("date value out of range")
 
     registry = replace(registry_for({"test": _instant}), maintenance=[MaintenancePass("broken", broken)])
     worker = Worker(engine, settings, registry)
-    task_id = await insert_task(engine, account_id, now=utcnow())
     stop = asyncio.Event()
     with caplog.at_level(logging.ERROR, logger="tally.worker"):
         running = asyncio.create_task(worker.run(stop))
-        for _ in range(200):
+        await asyncio.wait_for(failed.wait(), 10)
+        task_id = await insert_task(engine, account_id, now=utcnow())  # queued after the failure
+        for _ in range(400):
             if (await task_row(engine, task_id)).status == "completed":
                 break
             await asyncio.sleep(0.05)
