@@ -83,13 +83,21 @@ async def _insert_at_0003(conn: AsyncConnection) -> None:
         await conn.exec_driver_sql(statement)
 
 
-async def test_upgrade_from_0003_keeps_the_data_and_deletes_cascade(engine: AsyncEngine) -> None:
+async def _upgrade_over_stored_data(engine: AsyncEngine, *statements: str) -> None:
+    """Back to schema 0003, one of everything stored in its shape (and ``statements``), then
+    upgraded to the newest schema again."""
     await downgrade(engine, "0003")
     try:
         async with engine.begin() as conn:
             await _insert_at_0003(conn)
+            for statement in statements:
+                await conn.exec_driver_sql(statement)
     finally:
         await upgrade(engine)
+
+
+async def test_upgrade_from_0003_keeps_the_data_and_deletes_cascade(engine: AsyncEngine) -> None:
+    await _upgrade_over_stored_data(engine)
     async with engine.begin() as conn:
         assert (await conn.execute(select(resources.c.channels))).scalar_one() == ["email", "sms"]
         assert await conn.scalar(select(func.count()).select_from(subscriptions)) == 1
@@ -104,12 +112,7 @@ async def test_upgrade_from_0003_keeps_the_data_and_deletes_cascade(engine: Asyn
 
 
 async def test_deleting_a_resource_deletes_its_subscriptions_links_and_counters(engine: AsyncEngine) -> None:
-    await downgrade(engine, "0003")
-    try:
-        async with engine.begin() as conn:
-            await _insert_at_0003(conn)
-    finally:
-        await upgrade(engine)
+    await _upgrade_over_stored_data(engine)
     async with engine.begin() as conn:
         await conn.execute(delete(resources))
     async with engine.connect() as conn:
@@ -119,16 +122,9 @@ async def test_deleting_a_resource_deletes_its_subscriptions_links_and_counters(
 
 
 async def test_upgrade_indexes_the_phones_stored_so_far(engine: AsyncEngine) -> None:
-    await downgrade(engine, "0003")
-    try:
-        async with engine.begin() as conn:
-            await _insert_at_0003(conn)
-            too_long = "+7" + "9" * 70
-            await conn.exec_driver_sql(
-                f"""UPDATE profiles SET phones = '["+79001234567", "+79001234567", "+79007654321", "{too_long}"]'"""
-            )
-    finally:
-        await upgrade(engine)
+    too_long = "+7" + "9" * 70
+    phones = f'["+79001234567", "+79001234567", "+79007654321", "{too_long}"]'
+    await _upgrade_over_stored_data(engine, f"UPDATE profiles SET phones = '{phones}'")
     async with engine.connect() as conn:
         rows = (await conn.execute(select(profile_phones.c.profile_id, profile_phones.c.phone))).all()
     assert sorted(rows) == [(1, "+79001234567"), (1, "+79007654321")]

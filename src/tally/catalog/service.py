@@ -43,6 +43,9 @@ class Resource:
         return cls(id=row.id, name=row.name, channels=tuple(row.channels))
 
 
+CatalogItem = TypeVar("CatalogItem", "Database", "Resource")
+
+
 @dataclass(frozen=True)
 class Linked(Generic[T]):
     """A database or resource with the ids of what it is linked to."""
@@ -79,13 +82,7 @@ async def database_get(conn: AsyncConnection, account_id: int, database_id: int)
 
 async def database_list(conn: AsyncConnection, account_id: int, from_id: int, limit: int) -> Page[Linked[Database]]:
     rows, total = await queries.database_page(conn, account_id, from_id, limit)
-    page = [Database.from_row(row) for row in rows[:limit]]
-    linked = await queries.links_of(conn, [database.id for database in page], by="database")
-    return Page(
-        items=[Linked(database, linked.get(database.id, [])) for database in page],
-        next_from_id=rows[limit].id if len(rows) > limit else 0,
-        total_count=total,
-    )
+    return await _linked_page(conn, [Database.from_row(row) for row in rows], limit, total, by="database")
 
 
 async def resource_add(
@@ -114,11 +111,18 @@ async def resource_get(conn: AsyncConnection, account_id: int, resource_id: int)
 
 async def resource_list(conn: AsyncConnection, account_id: int, from_id: int, limit: int) -> Page[Linked[Resource]]:
     rows, total = await queries.resource_page(conn, account_id, from_id, limit)
-    page = [Resource.from_row(row) for row in rows[:limit]]
-    linked = await queries.links_of(conn, [resource.id for resource in page], by="resource")
+    return await _linked_page(conn, [Resource.from_row(row) for row in rows], limit, total, by="resource")
+
+
+async def _linked_page(
+    conn: AsyncConnection, found: list[CatalogItem], limit: int, total: int, *, by: str
+) -> Page[Linked[CatalogItem]]:
+    """A page of ``limit`` items with their links; ``found`` holds one more when a next page exists."""
+    page = found[:limit]
+    linked = await queries.links_of(conn, [item.id for item in page], by=by)
     return Page(
-        items=[Linked(resource, linked.get(resource.id, [])) for resource in page],
-        next_from_id=rows[limit].id if len(rows) > limit else 0,
+        items=[Linked(item, linked.get(item.id, [])) for item in page],
+        next_from_id=found[limit].id if len(found) > limit else 0,
         total_count=total,
     )
 
