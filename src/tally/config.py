@@ -10,6 +10,7 @@ import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import Literal
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./tally.db"
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -63,62 +64,97 @@ class Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
-_ENV: dict[str, tuple[str, object]] = {
-    "database_url": ("TALLY_DATABASE_URL", str),
-    "max_body_bytes": ("TALLY_MAX_BODY_BYTES", int),
-    "count_chunk_size": ("TALLY_COUNT_CHUNK_SIZE", int),
-    "lease_seconds": ("TALLY_LEASE_SECONDS", float),
-    "max_attempts": ("TALLY_MAX_ATTEMPTS", int),
-    "task_retention_days": ("TALLY_TASK_RETENTION_DAYS", float),
-    "poll_interval": ("TALLY_POLL_INTERVAL", float),
-    "worker_concurrency": ("TALLY_WORKER_CONCURRENCY", int),
-    "shutdown_grace": ("TALLY_SHUTDOWN_GRACE", float),
-    "feedback_timeout": ("TALLY_FEEDBACK_TIMEOUT", float),
-    "feedback_retry_schedule": ("TALLY_FEEDBACK_RETRY_SCHEDULE", "schedule"),
-    "feedback_allowed_networks": ("TALLY_FEEDBACK_ALLOWED_NETWORKS", "networks"),
-    "secret_grace_hours": ("TALLY_SECRET_GRACE_HOURS", float),
-}
+@dataclass(frozen=True)
+class Bounds:
+    """The values a numeric variable may take, both ends included (never nan or inf)."""
+
+    low: float
+    high: float
+    unit: str = ""
+    integer: bool = False
+
+    def describe(self) -> str:
+        """``1 to 86400 seconds``, as errors and docs/configuration.md say it."""
+        return f"{_plain(self.low)} to {_plain(self.high)} {self.unit}".rstrip()
+
+    def parse(self, raw: str) -> int | float | None:
+        """The value, or None when ``raw`` is not a number within the bounds."""
+        try:
+            value = int(raw) if self.integer else float(raw)
+        except ValueError:
+            return None
+        return value if self.low <= value <= self.high else None  # nan compares false
+
+
+def _plain(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else str(number)
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One ``TALLY_*`` variable: the setting it fills and, for numbers, their bounds."""
+
+    field: str
+    variable: str
+    kind: Literal["text", "number", "numbers", "networks"]
+    bounds: Bounds | None = None
+
+    def parse(self, raw: str) -> object:
+        if self.kind == "text":
+            return raw
+        if self.kind == "networks":
+            return parse_networks(self.variable, raw)
+        if self.kind == "number":
+            return self._number(raw)
+        return tuple(float(self._number(part.strip())) for part in raw.split(",") if part.strip())
+
+    def _number(self, raw: str) -> int | float:
+        assert self.bounds is not None
+        value = self.bounds.parse(raw)
+        if value is None:
+            kind = "an integer" if self.bounds.integer else "a number"
+            if self.kind == "numbers":
+                kind = "comma-separated numbers"
+            raise ConfigError(f"{self.variable} must be {kind} from {self.bounds.describe()}, got {raw!r}")
+        return value
+
+
+SECONDS_IN_A_DAY = 86400.0
+
+#: Every variable, in docs/configuration.md's order. The bounds keep values Tally cannot
+#: use (nan, inf, a retention that overflows a date, a lease of a second's fraction) out.
+SETTINGS: tuple[Variable, ...] = (
+    Variable("database_url", "TALLY_DATABASE_URL", "text"),
+    Variable("max_body_bytes", "TALLY_MAX_BODY_BYTES", "number", Bounds(1024, 2**30, "bytes", integer=True)),
+    Variable("count_chunk_size", "TALLY_COUNT_CHUNK_SIZE", "number", Bounds(1, 10**9, "rows", integer=True)),
+    Variable("lease_seconds", "TALLY_LEASE_SECONDS", "number", Bounds(1, SECONDS_IN_A_DAY, "seconds")),
+    Variable("max_attempts", "TALLY_MAX_ATTEMPTS", "number", Bounds(1, 100, integer=True)),
+    Variable("task_retention_days", "TALLY_TASK_RETENTION_DAYS", "number", Bounds(0.01, 36500, "days")),
+    Variable("poll_interval", "TALLY_POLL_INTERVAL", "number", Bounds(0.01, 3600, "seconds")),
+    Variable("worker_concurrency", "TALLY_WORKER_CONCURRENCY", "number", Bounds(1, 64, integer=True)),
+    Variable("shutdown_grace", "TALLY_SHUTDOWN_GRACE", "number", Bounds(0, 3600, "seconds")),
+    Variable("feedback_allowed_networks", "TALLY_FEEDBACK_ALLOWED_NETWORKS", "networks"),
+    Variable(
+        "feedback_retry_schedule", "TALLY_FEEDBACK_RETRY_SCHEDULE", "numbers", Bounds(0, SECONDS_IN_A_DAY, "seconds")
+    ),
+    Variable("feedback_timeout", "TALLY_FEEDBACK_TIMEOUT", "number", Bounds(0.1, 300, "seconds")),
+    Variable("secret_grace_hours", "TALLY_SECRET_GRACE_HOURS", "number", Bounds(0, 8760, "hours")),
+)
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """Build settings from the environment, failing with a message that names the variable."""
+    """Build settings from the environment, failing with a message that names the variable.
+
+    The bounds are checked here, where operators' values come in; code and tests that build
+    Settings themselves may go below them (a lease of 0.3 s makes a quick test).
+    """
     env = os.environ if environ is None else environ
     values: dict[str, object] = {}
-    for name, (var, cast) in _ENV.items():
-        raw = env.get(var)
-        if raw is None or raw == "":
-            continue
-        if cast == "schedule":
-            values[name] = parse_schedule(var, raw)
-        elif cast == "networks":
-            values[name] = parse_networks(var, raw)
-        else:
-            values[name] = _parse_scalar(var, raw, cast)
+    for setting in SETTINGS:
+        raw = env.get(setting.variable)
+        if raw is not None and raw != "":
+            values[setting.field] = setting.parse(raw)
     return Settings(**values)  # type: ignore[arg-type]
-
-
-def _parse_scalar(var: str, raw: str, cast: object) -> object:
-    if cast is str:
-        return raw
-    try:
-        value = int(raw) if cast is int else float(raw)
-    except ValueError:
-        kind = "an integer" if cast is int else "a number"
-        raise ConfigError(f"{var} must be {kind}, got {raw!r}") from None
-    if value <= 0:
-        raise ConfigError(f"{var} must be positive, got {raw!r}")
-    return value
-
-
-def parse_schedule(var: str, raw: str) -> tuple[float, ...]:
-    """``5,300,1800`` → seconds between attempts; n values allow at most n + 1 attempts."""
-    try:
-        delays = tuple(float(part) for part in raw.split(",") if part.strip())
-    except ValueError:
-        raise ConfigError(f"{var} must be comma-separated seconds like '5,300,1800', got {raw!r}") from None
-    if any(delay < 0 for delay in delays):
-        raise ConfigError(f"{var} must not contain negative delays, got {raw!r}")
-    return delays
 
 
 def parse_networks(var: str, raw: str) -> tuple[Network, ...]:

@@ -187,7 +187,7 @@ def test_cli_bad_database_url_from_environment_exits_2() -> None:
 def test_cli_bad_setting_exits_2_naming_variable(sqlite_url: str) -> None:
     result = _invoke("migrate", "--database-url", sqlite_url, env={"TALLY_LEASE_SECONDS": "soon"})
     assert result.exit_code == 2
-    assert "TALLY_LEASE_SECONDS must be a number, got 'soon'" in result.stderr
+    assert "TALLY_LEASE_SECONDS must be a number from 1 to 86400 seconds, got 'soon'" in result.stderr
 
 
 @pytest.mark.parametrize("command", [["migrate"], ["worker"], ["token", "create", "--account", "acme"]], ids=" ".join)
