@@ -19,6 +19,7 @@ from tally.cli.common import (
     setup_logging,
 )
 from tally.cli.demo import demo
+from tally.config import DEFAULT_WORKER_CONCURRENCY
 from tally.feedback.service import secret_create
 from tally.store.engine import create_engine
 from tally.store.migrate import upgrade
@@ -60,17 +61,17 @@ async def _prepare(database_url: str) -> None:
 @database_url_option
 @click.option(
     "--concurrency",
-    default=1,
-    show_default=True,
     type=click.IntRange(1, 64),
-    help="Tasks run at once.",
+    help=f"Tasks run at once.  [env: TALLY_WORKER_CONCURRENCY; default: {DEFAULT_WORKER_CONCURRENCY}]",
 )
-def worker(database_url: str | None, concurrency: int) -> None:
+def worker(database_url: str | None, concurrency: int | None) -> None:
     """Run tasks from the queue (no HTTP) until SIGTERM or Ctrl-C."""
     from tally.app import build_worker
 
     setup_logging()
-    settings = settings_for(database_url, worker_concurrency=concurrency)
+    # No default on the option: it would hide TALLY_WORKER_CONCURRENCY, which load_settings reads.
+    changes = {} if concurrency is None else {"worker_concurrency": concurrency}
+    settings = settings_for(database_url, **changes)
 
     async def main() -> None:
         # Handlers first: a SIGTERM while the schema is checked must stop us cleanly too.
