@@ -8,12 +8,14 @@ import uuid
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from tally.accounts.service import token_create
 from tally.cli.main import cli
 from tally.config import Settings
+from tally.store.tables import accounts, signing_secrets
 from tests.feedback.receiver import Received, Receiver
 from tests.feedback.support import refresh_with, wait_feedback
 from tests.helpers import Api
@@ -118,3 +120,26 @@ def test_secret_commands_have_help(command: str) -> None:
     result = CliRunner().invoke(cli, ["secret", command, "--help"], prog_name="tally")
     assert result.exit_code == 0
     assert "--account" in result.stdout
+
+
+async def _accounts(engine: AsyncEngine) -> list[tuple[int, str]]:
+    async with engine.connect() as conn:
+        return [(row.id, row.name) for row in await conn.execute(select(accounts).order_by(accounts.c.id))]
+
+
+@pytest.mark.parametrize("command", ["create", "rotate"])
+async def test_secret_for_an_unknown_account_fails_and_creates_nothing(
+    engine: AsyncEngine, settings: Settings, command: str
+) -> None:
+    await token_create(engine, "acme")
+    before = await _accounts(engine)
+    args = ["secret", command, "--account", "acme-typo", "--database-url", sync_url(settings.database_url)]
+
+    result = await asyncio.to_thread(CliRunner().invoke, cli, args, env={"TALLY_DATABASE_URL": None})
+
+    assert result.exit_code == 1, result.output
+    assert "Account not found: 'acme-typo'" in result.stderr
+    assert result.stdout == ""
+    assert await _accounts(engine) == before
+    async with engine.connect() as conn:
+        assert await conn.scalar(select(func.count()).select_from(signing_secrets)) == 0

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from tally.errors import Unauthorized
+from tally.errors import NotFound, Unauthorized
 from tally.store.engine import read_transaction, write_transaction
 from tally.store.tables import accounts, api_tokens
 from tally.store.types import utcnow
@@ -33,6 +33,14 @@ async def account_get_or_create(conn: AsyncConnection, name: str) -> int:
         return int(existing)
     result = await conn.execute(insert(accounts).values(name=name, created_at=utcnow()).returning(accounts.c.id))
     return int(result.scalar_one())
+
+
+async def account_require(conn: AsyncConnection, name: str) -> int:
+    """The id of an existing account; NotFound names it otherwise (a typo creates nothing)."""
+    existing = await conn.scalar(select(accounts.c.id).where(accounts.c.name == name))
+    if existing is None:
+        raise NotFound(f"Account not found: {name!r}")
+    return int(existing)
 
 
 async def token_create(engine: AsyncEngine, account_name: str) -> NewToken:

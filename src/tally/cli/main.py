@@ -20,6 +20,7 @@ from tally.cli.common import (
 )
 from tally.cli.demo import demo
 from tally.config import DEFAULT_WORKER_CONCURRENCY
+from tally.errors import NotFound
 from tally.feedback.service import secret_create
 from tally.store.engine import create_engine
 from tally.store.migrate import upgrade
@@ -150,6 +151,8 @@ def _new_secret(account: str, database_url: str | None, *, rotate: bool) -> None
         engine = await open_engine(settings)
         try:
             return await secret_create(engine, account, grace=grace)
+        except NotFound as exc:
+            raise click.ClickException(f"{exc.text} (accounts are made by 'tally token create')") from None
         finally:
             await engine.dispose()
 
@@ -166,18 +169,21 @@ def _new_secret(account: str, database_url: str | None, *, rotate: bool) -> None
 
 
 @secret.command("create")
-@click.option("--account", required=True, callback=account_name, help="Account name; created if it does not exist.")
+@click.option("--account", required=True, callback=account_name, help="An existing account's name.")
 @database_url_option
 def secret_create_command(account: str, database_url: str | None) -> None:
     """Create the account's signing secret and print it alone on the last line of stdout.
 
     Any previous secret stops signing at once; use 'rotate' to keep it valid for a while.
+
+    The account must exist ('tally token create' makes accounts): a secret made for a
+    misspelt name would sign nothing, while the real account's deliveries stayed unsigned.
     """
     _new_secret(account, database_url, rotate=False)
 
 
 @secret.command("rotate")
-@click.option("--account", required=True, callback=account_name, help="Account name.")
+@click.option("--account", required=True, callback=account_name, help="An existing account's name.")
 @database_url_option
 def secret_rotate_command(account: str, database_url: str | None) -> None:
     """Add a new signing secret; the old one stays valid for the grace period.

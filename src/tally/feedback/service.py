@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from tally.accounts.service import account_get_or_create
+from tally.accounts.service import account_require
 from tally.feedback import queries
 from tally.feedback.runner import KIND
 from tally.feedback.signing import new_secret
@@ -74,10 +74,14 @@ async def deliveries_section(conn: AsyncConnection, task: Task) -> dict[str, Any
 
 
 async def secret_create(engine: AsyncEngine, account_name: str, *, grace: timedelta) -> str:
-    """A new signing secret for the account; the previous ones keep signing for ``grace``."""
+    """A new signing secret for an existing account; the previous ones keep signing for ``grace``.
+
+    NotFound if there is no such account: a secret is given to a receiver, and one made for
+    a misspelt name would sign nothing while the real account's deliveries stay unsigned.
+    """
     secret = new_secret()
     now = utcnow()
     async with write_transaction(engine) as conn:
-        account_id = await account_get_or_create(conn, account_name)
+        account_id = await account_require(conn, account_name)
         await queries.secret_add(conn, account_id, secret, now, old_expire_at=now + grace)
     return secret
