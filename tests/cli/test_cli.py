@@ -22,7 +22,7 @@ from tally.cli.main import cli
 from tally.store.engine import create_engine, read_transaction
 from tally.store.tables import profiles
 
-SUBCOMMANDS = [["serve"], ["worker"], ["migrate"], ["token"], ["token", "create"], ["demo"]]
+SUBCOMMANDS = [["serve"], ["worker"], ["migrate"], ["token"], ["token", "create"], ["token", "revoke"], ["demo"]]
 
 
 @pytest.fixture(autouse=True)

@@ -1,12 +1,13 @@
-"""Creating accounts and tokens, and turning a token into its account."""
+"""Creating accounts and tokens, revoking tokens, and turning a token into its account."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tally.errors import NotFound, Unauthorized
@@ -21,6 +22,15 @@ TOKEN_PREFIX = "tly_"
 class NewToken:
     account_id: int
     token: str
+
+
+@dataclass(frozen=True)
+class RevokedToken:
+    token_id: int
+    account: str
+    revoked_at: datetime
+    #: False when the token had been revoked before (``revoked_at`` is that first moment).
+    newly: bool
 
 
 def hash_token(token: str) -> str:
@@ -52,6 +62,28 @@ async def token_create(engine: AsyncEngine, account_name: str) -> NewToken:
             insert(api_tokens).values(account_id=account_id, token_hash=hash_token(token), created_at=utcnow())
         )
     return NewToken(account_id=account_id, token=token)
+
+
+async def token_revoke(engine: AsyncEngine, token: str) -> RevokedToken:
+    """Revoke a token, found by its hash; NotFound if no token has this value.
+
+    Revoking a revoked token changes nothing: it stays revoked since the first time.
+    """
+    async with write_transaction(engine) as conn:
+        found = (
+            await conn.execute(
+                select(api_tokens.c.id, api_tokens.c.revoked_at, accounts.c.name)
+                .join(accounts, accounts.c.id == api_tokens.c.account_id)
+                .where(api_tokens.c.token_hash == hash_token(token))
+            )
+        ).one_or_none()
+        if found is None:
+            raise NotFound("Unknown token: no token has this value")
+        if found.revoked_at is not None:
+            return RevokedToken(int(found.id), found.name, found.revoked_at, newly=False)
+        now = utcnow()
+        await conn.execute(update(api_tokens).where(api_tokens.c.id == found.id).values(revoked_at=now))
+    return RevokedToken(int(found.id), found.name, now, newly=True)
 
 
 async def token_authenticate(engine: AsyncEngine, token: str) -> int:
