@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.responses import JSONResponse
 
 from tally import __version__
+from tally.accounts.service import token_authenticate
 from tally.capability import Capability, methods_of, registry_of
 from tally.catalog import routes as catalog
 from tally.config import Settings
@@ -25,8 +26,7 @@ from tally.runtime import Runtime
 from tally.store.engine import create_engine, read_transaction
 from tally.store.migrate import is_current
 from tally.tasks import routes as tasks
-from tally.wire.endpoint import build_router
-from tally.wire.limits import BodyLimit
+from tally.wire.api import mount_api
 from tally.wire.openapi import schema_components
 
 log = logging.getLogger("tally")
@@ -78,8 +78,7 @@ def create_app(settings: Settings, *, embedded_worker: bool = True) -> FastAPI:
             await engine.dispose()
 
     app = FastAPI(title="Tally", version=__version__, description=DESCRIPTION, lifespan=lifespan)
-    app.include_router(build_router(METHODS))
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    mount_api(app, METHODS, token_authenticate, max_body_bytes=settings.max_body_bytes)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

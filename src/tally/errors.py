@@ -14,10 +14,12 @@
 
 Services raise these; only the wire layer turns them into envelopes. The class docstring is
 the default text. An object of another account is reported exactly like an unknown one.
+An error may carry HTTP headers for its reply (405's ``Allow``, a 429's ``Retry-After``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 
@@ -25,9 +27,12 @@ class TallyError(Exception):
     """Internal error."""
 
     code: ClassVar[int] = 500
+    #: Headers every reply of this class carries; ``headers=`` adds to them.
+    default_headers: ClassVar[Mapping[str, str]] = {}
 
-    def __init__(self, text: str | None = None) -> None:
+    def __init__(self, text: str | None = None, *, headers: Mapping[str, str] | None = None) -> None:
         self.text = text or (self.__doc__ or "").strip()
+        self.headers: dict[str, str] = {**self.default_headers, **(headers or {})}
         super().__init__(self.text)
 
 
@@ -53,6 +58,7 @@ class MethodNotAllowed(TallyError):
     """Method not allowed: use POST."""
 
     code = 405
+    default_headers: ClassVar[Mapping[str, str]] = {"Allow": "POST"}
 
 
 class Conflict(TallyError):
@@ -65,6 +71,8 @@ class PayloadTooLarge(TallyError):
     """Request body too large."""
 
     code = 413
+    # The rest of the body is not read: the connection cannot be reused.
+    default_headers: ClassVar[Mapping[str, str]] = {"Connection": "close"}
 
 
 class UnsupportedMediaType(TallyError):
@@ -84,6 +92,11 @@ def invalid_parameter(name: str, problem: str, value: object) -> BadRequest:
     return BadRequest(f"Invalid parameter: {name} {problem}, got {short_repr(value)}")
 
 
+def short_text(text: str, limit: int = 80) -> str:
+    """A name the client chose (a path, a content type), unquoted, at most ``limit`` characters."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def short_repr(value: object, limit: int = 80) -> str:
     """The value as the client sent it, at most ``limit`` characters.
 
@@ -93,8 +106,7 @@ def short_repr(value: object, limit: int = 80) -> str:
     if isinstance(value, str) and len(value) > limit:
         quoted = repr(value[: max(limit - 7, 1)])
         return quoted[:-1] + "..." + quoted[-1]
-    text = _wire_repr(value, limit, depth=0)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return short_text(_wire_repr(value, limit, depth=0), limit)
 
 
 def _wire_repr(value: object, budget: int, depth: int) -> str:

@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import free_port
 from tests.processes import tally_processes
 
-MAX_BODY_BYTES = 1000
+MAX_BODY_BYTES = 1024  # the smallest TALLY_MAX_BODY_BYTES allows
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class LiveServer:
 
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """``tally serve`` on 127.0.0.1 with TALLY_MAX_BODY_BYTES=1000, for the module."""
+    """``tally serve`` on 127.0.0.1 with TALLY_MAX_BODY_BYTES=1024, for the module."""
     directory = tmp_path_factory.mktemp("live")
     env = {"TALLY_MAX_BODY_BYTES": str(MAX_BODY_BYTES)}
     with tally_processes(f"sqlite:///{directory / 't.db'}", directory, env) as processes:

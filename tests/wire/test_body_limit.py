@@ -1,6 +1,6 @@
 """The request body limit (api.md section 1) against a real ``tally serve`` process.
 
-The server runs with TALLY_MAX_BODY_BYTES=1000. Raw sockets show what a client on the
+The server runs with TALLY_MAX_BODY_BYTES=1024. Raw sockets show what a client on the
 wire sees: the status line, ``Connection: close``, and no ``100 Continue``.
 """
 

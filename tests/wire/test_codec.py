@@ -7,8 +7,9 @@ import json
 import pytest
 
 from tally.errors import BadRequest, UnsupportedMediaType, short_repr
+from tally.wire.bounds import MAX_DEPTH
 from tally.wire.codec import BodyKind, Format, accept_format, body_kind, decode_body, fallback_format, parse_format
-from tally.wire.xml import MAX_DEPTH, parse_xml
+from tally.wire.xml import parse_xml
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
 <!DOCTYPE lolz [
@@ -178,7 +179,7 @@ def test_parse_format_valid_any_case(value: str, fmt: Format) -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "shown"), [("yaml", "'yaml'"), ("", "''"), (1, "1"), (["xml"], "['xml']"), (None, "None")]
+    ("value", "shown"), [("yaml", "'yaml'"), ("", "''"), (1, "1"), (["xml"], "['xml']"), (None, "null")]
 )
 def test_parse_format_invalid_names_value_and_source(value: object, shown: str) -> None:
     with pytest.raises(BadRequest) as raised:
@@ -251,3 +252,23 @@ def test_fallback_format_query_then_accept(query: str | None, accept: str | None
 def test_short_repr(value: object, shown: str) -> None:
     assert short_repr(value) == shown
     assert len(shown) <= 80
+
+
+# --- echoed values are bounded ---------------------------------------------------------------
+
+
+def test_parse_format_long_value_is_cut() -> None:
+    with pytest.raises(BadRequest) as raised:
+        parse_format("y" * 200_000, "body")
+    assert (
+        raised.value.text
+        == f"Invalid parameter: format must be 'json' or 'xml', got {short_repr('y' * 200_000)} (body)"
+    )
+    assert len(raised.value.text) < 200
+
+
+def test_decode_xml_long_declared_encoding_is_cut() -> None:
+    with pytest.raises(BadRequest) as raised:
+        _decode("application/xml", b'<?xml version="1.0" encoding="' + b"x" * 100_000 + b'"?><xml/>')
+    assert raised.value.text == f"Malformed XML: the body must be UTF-8, not {short_repr('x' * 100_000)}"
+    assert len(raised.value.text) < 200

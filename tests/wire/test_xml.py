@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from tally.errors import BadRequest
+from tally.wire.bounds import MAX_DEPTH
 from tally.wire.codec import Format, encode, success_envelope
-from tally.wire.xml import MAX_DEPTH, parse_xml, render_xml
+from tally.wire.xml import parse_xml, render_xml
 from tests.wire.support import COUNTERS, from_xml_status
 
 

@@ -2,15 +2,33 @@
 
 In order: the body field ``token``, ``Authorization: Bearer``, the query parameter
 ``token`` (deprecated). The first one present is used; an invalid one is 401 without
-falling through to the next.
+falling through to the next. When the body cannot hold a ``token`` at all, the header
+and the query alone decide, so the token is known (and checked) before the body is parsed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from tally.errors import Unauthorized
+from tally.wire.codec import BodyKind
+
+#: The account a token belongs to, or ``Unauthorized`` (accounts/service.py's token_authenticate).
+Authenticate = Callable[[AsyncEngine, str], Awaitable[int]]
+
+
+def may_carry_token(kind: BodyKind, body: bytes) -> bool:
+    """False when the body cannot have a ``token`` parameter, told from its bytes alone.
+
+    An XML element name is never escaped; a JSON key may be, but only with ``\\u``.
+    A false positive only costs a parse.
+    """
+    if kind is BodyKind.EMPTY:
+        return False
+    return b"token" in body or (kind is BodyKind.JSON and b"\\u" in body)
 
 
 def token_from(payload: Mapping[str, Any], headers: Mapping[str, str], query: Mapping[str, str]) -> str:

@@ -8,13 +8,13 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
-from tally.errors import BadRequest, TallyError, UnsupportedMediaType
-from tally.wire.xml import MAX_DEPTH, parse_xml, render_xml
+from tally.errors import BadRequest, TallyError, UnsupportedMediaType, short_repr, short_text
+from tally.wire.bounds import check_depth, json_values_over, too_deep, too_many
+from tally.wire.xml import parse_xml, render_xml
 
 SUCCESS_TEXT = "Successful operation"
 JSON_TYPES = frozenset({"application/json"})
 XML_TYPES = frozenset({"application/xml", "text/xml"})
-_CONTAINERS = (dict, list)
 
 
 class Format(StrEnum):
@@ -43,7 +43,7 @@ def body_kind(content_type: str | None, body: bytes) -> BodyKind:
         return BodyKind.XML
     if not media_type and not body.strip():
         return BodyKind.EMPTY
-    shown = media_type or "none"
+    shown = short_text(media_type) if media_type else "none"
     raise UnsupportedMediaType(f"Unsupported content type: {shown}. Send application/json, application/xml or text/xml")
 
 
@@ -61,12 +61,14 @@ def _decode_json(body: bytes) -> dict[str, Any]:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadRequest(f"Malformed JSON: the body is not UTF-8 (invalid byte at offset {exc.start})") from None
+    if json_values_over(body):
+        raise too_many("JSON", "values")
     try:
         value = json.loads(text.removeprefix("\ufeff"), parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
         raise BadRequest(f"Malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:
-        raise BadRequest(f"Malformed JSON: nested deeper than {MAX_DEPTH} levels") from None
+        raise too_deep("JSON") from None
     except ValueError as exc:
         # NaN and Infinity (refused by _refuse_constant), numbers too long to convert.
         if str(exc).startswith("Exceeds the limit"):
@@ -75,27 +77,12 @@ def _decode_json(body: bytes) -> dict[str, Any]:
         raise BadRequest(f"Malformed JSON: {exc}") from None
     if not isinstance(value, dict):
         raise BadRequest("Malformed JSON: the body must be an object of parameters")
-    _check_depth(value)
+    check_depth(value, "JSON")
     return value
 
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
-
-
-def _check_depth(value: dict[str, Any]) -> None:
-    """The nesting limit XML bodies have, so that nothing downstream recurses deeply."""
-    level: list[Any] = [value]
-    depth = 0
-    while level:
-        if depth >= MAX_DEPTH and any(level):
-            raise BadRequest(f"Malformed JSON: nested deeper than {MAX_DEPTH} levels")
-        deeper: list[Any] = []
-        for container in level:
-            children = container.values() if type(container) is dict else container
-            deeper.extend(child for child in children if type(child) in _CONTAINERS)
-        level = deeper
-        depth += 1
 
 
 def parse_format(value: object, source: str) -> Format:
@@ -105,7 +92,7 @@ def parse_format(value: object, source: str) -> Format:
             return Format(value.strip().lower())
         except ValueError:
             pass
-    raise BadRequest(f"Invalid parameter: format must be 'json' or 'xml', got {value!r} ({source})")
+    raise BadRequest(f"Invalid parameter: format must be 'json' or 'xml', got {short_repr(value)} ({source})")
 
 
 def fallback_format(query_format: str | None, accept: str | None) -> Format:

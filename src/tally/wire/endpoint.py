@@ -2,37 +2,55 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import uuid
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
-from tally.accounts.service import token_authenticate
-from tally.errors import MethodNotAllowed, NotFound, TallyError, Unavailable
+from tally.errors import MethodNotAllowed, NotFound, TallyError, Unavailable, short_text
 from tally.runtime import Runtime
-from tally.wire.auth import token_from
+from tally.wire.auth import Authenticate, may_carry_token, token_from
 from tally.wire.codec import (
     BodyKind,
+    Format,
     body_kind,
     decode_body,
     fallback_format,
     parse_format,
 )
+from tally.wire.hooks import RequestHook
 from tally.wire.methods import Call, Method
 from tally.wire.openapi import openapi_extra
 from tally.wire.params import validate_params
+from tally.wire.request_id import request_id_of
 from tally.wire.respond import error_response, success_response
 
+API_ROOT = "/api"
 API_PREFIX = "/api/v1.1"
-ALL_VERBS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+#: Bodies above this are parsed in a thread: a large one takes long enough to stall the loop.
+PARSE_IN_THREAD_BYTES = 64 * 1024
 
 log = logging.getLogger("tally.api")
 
 
-async def dispatch(request: Request, method: Method) -> Response:
+@dataclass(frozen=True)
+class Gate:
+    """What a call passes before its method runs: the token check, then the request hooks."""
+
+    authenticate: Authenticate
+    hooks: list[RequestHook]
+
+
+async def dispatch(request: Request, method: Method, gate: Gate) -> Response:
     runtime: Runtime = request.app.state.runtime
+    request_id = request_id_of(request.scope)
     query_format = request.query_params.get("format")
     # Until the body is read, errors use the query format (if valid) or Accept.
     fmt = fallback_format(query_format, request.headers.get("accept"))
@@ -41,33 +59,56 @@ async def dispatch(request: Request, method: Method) -> Response:
             raise Unavailable()
         body = await request.body()
         kind = body_kind(request.headers.get("content-type"), body)
-        payload = decode_body(kind, body)
-        if "format" in payload:
-            # The body's format wins over the query's, which is then not even looked at.
-            fmt = parse_format(payload["format"], "body")
-        elif query_format is not None:
-            fmt = parse_format(query_format, "query")
-        token = token_from(payload, request.headers, request.query_params)
-        account_id = await token_authenticate(runtime.engine, token)
+        account_id = None
+        if not may_carry_token(kind, body):
+            # The header or the query decides (api.md's order is kept): check it before the parse.
+            account_id = await gate.authenticate(runtime.engine, token_from({}, request.headers, request.query_params))
+        payload = await _decode(kind, body)
+        fmt = _response_format(payload, query_format, fmt)
+        if account_id is None:
+            token = token_from(payload, request.headers, request.query_params)
+            account_id = await gate.authenticate(runtime.engine, token)
+        call = Call(account_id=account_id, runtime=runtime)
+        for hook in gate.hooks:
+            await hook(call, method)
         params = validate_params(method.params, payload, is_xml=kind is BodyKind.XML)
-        data = await method.handler(Call(account_id=account_id, runtime=runtime), params)
+        data = await method.handler(call, params)
         return success_response(data, fmt)
     except TallyError as error:
         if error.code >= 500 and not isinstance(error, Unavailable):
-            log.error("%s failed: %s", method.path, error.text)
+            log.error("%s failed (request %s): %s", method.path, request_id, error.text)
         return error_response(error, fmt)
     except Exception:
-        request_id = uuid.uuid4().hex[:12]
         log.exception("internal error in %s (request %s)", method.path, request_id)
         return error_response(TallyError(f"Internal error (request {request_id})"), fmt)
 
 
-def build_router(methods: list[Method]) -> APIRouter:
-    """One POST route per method (with and without a trailing slash), then the fallbacks."""
+async def _decode(kind: BodyKind, body: bytes) -> dict[str, Any]:
+    if len(body) > PARSE_IN_THREAD_BYTES:
+        return await asyncio.to_thread(decode_body, kind, body)
+    return decode_body(kind, body)
+
+
+def _response_format(payload: dict[str, Any], query_format: str | None, fallback: Format) -> Format:
+    if "format" in payload:
+        # The body's format wins over the query's, which is then not even looked at.
+        return parse_format(payload["format"], "body")
+    if query_format is not None:
+        return parse_format(query_format, "query")
+    return fallback
+
+
+def build_router(methods: list[Method], gate: Gate) -> APIRouter:
+    """One POST route per method (with and without a trailing slash), then the fallback.
+
+    The fallback takes every other path under /api and every verb, so that each reply there
+    is an envelope: a POST whose path differs only by repeated slashes runs the method, any
+    other verb on a method's path is 405, the rest is 404 ``Unknown method``.
+    """
     router = APIRouter()
     by_path = {method.path: method for method in methods}
     for method in methods:
-        endpoint = _endpoint_for(method)
+        endpoint = _endpoint_for(method, gate)
         area = method.path.split("/", 1)[0]
         for path, visible in ((method.path, True), (method.path + "/", False)):
             router.add_api_route(
@@ -82,21 +123,42 @@ def build_router(methods: list[Method]) -> APIRouter:
                 openapi_extra=openapi_extra(method) if visible else None,
             )
 
-    async def unknown(request: Request, path: str) -> Response:
+    async def fallback(request: Request) -> Response:
+        name = _method_name(request.url.path)
+        method = by_path.get(name)
+        if method is not None and request.method == "POST":
+            return await dispatch(request, method, gate)
         fmt = fallback_format(request.query_params.get("format"), request.headers.get("accept"))
-        name = path.removesuffix("/")
-        # A POST to a method's path never gets here; one to a look-alike path is unknown.
-        if name in by_path and request.method != "POST":
+        if method is not None:
             return error_response(MethodNotAllowed(), fmt)
-        return error_response(NotFound(f"Unknown method: {name}"), fmt)
+        return error_response(NotFound(f"Unknown method: {short_text(name or request.url.path)}"), fmt)
 
-    router.add_api_route(API_PREFIX + "/{path:path}", unknown, methods=ALL_VERBS, include_in_schema=False)
+    for path in (API_ROOT, API_ROOT + "/{path:path}"):
+        router.routes.append(Route(path, _EveryVerb(fallback), include_in_schema=False))
     return router
 
 
-def _endpoint_for(method: Method) -> Any:
+class _EveryVerb:
+    """A handler as an ASGI app: Starlette routes a function to GET only, an app to every verb."""
+
+    def __init__(self, handle: Callable[[Request], Awaitable[Response]]) -> None:
+        self.handle = handle
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self.handle(Request(scope, receive))
+        await response(scope, receive, send)
+
+
+def _method_name(path: str) -> str:
+    """The ``area/method`` a path under /api/v1.1/ names (repeated slashes count as one), or ""."""
+    if not path.startswith(API_PREFIX + "/"):
+        return ""
+    return re.sub("/+", "/", path.removeprefix(API_PREFIX + "/")).strip("/")
+
+
+def _endpoint_for(method: Method, gate: Gate) -> Any:
     async def endpoint(request: Request) -> Response:
-        return await dispatch(request, method)
+        return await dispatch(request, method, gate)
 
     endpoint.__name__ = method.path.replace("/", "_")
     return endpoint

@@ -6,7 +6,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from tally.errors import MethodNotAllowed, PayloadTooLarge, TallyError
+from tally.errors import TallyError
 from tally.wire.codec import Format, encode, error_envelope, success_envelope
 
 
@@ -16,9 +16,5 @@ def success_response(data: Any, fmt: Format) -> Response:
 
 def error_response(error: TallyError, fmt: Format) -> Response:
     response = Response(encode(error_envelope(error), fmt), error.code, media_type=fmt.media_type)
-    if isinstance(error, MethodNotAllowed):
-        response.headers["allow"] = "POST"
-    if isinstance(error, PayloadTooLarge):
-        # The rest of the body is not read: the connection cannot be reused.
-        response.headers["connection"] = "close"
+    response.headers.update(error.headers)
     return response

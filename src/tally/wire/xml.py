@@ -3,8 +3,9 @@
 Requests: the root's name is ignored; repeated sibling elements, or one carrying
 ``array="true"``, are a list; an element with children is an object; any other element is
 its stripped text. Parsing goes through defusedxml, which refuses DTDs, entity declarations
-and external references before anything is expanded, and stops as soon as the nesting
-passes ``MAX_DEPTH`` (before the tree is built). The body must be UTF-8.
+and external references before anything is expanded, and stops as soon as the nesting or
+the number of elements passes its bound (wire/bounds.py), before the tree is built. The
+body must be UTF-8.
 
 Responses: root ``<xml>``, one element per key in order, a list as the element repeated
 (an empty list as one empty element), booleans ``true``/``false``, null as an empty element.
@@ -22,33 +23,38 @@ from xml.sax.saxutils import escape
 import defusedxml
 from defusedxml.ElementTree import DefusedXMLParser
 
-from tally.errors import BadRequest
+from tally.errors import BadRequest, short_repr
+from tally.wire.bounds import MAX_DEPTH, MAX_ITEMS, check_depth, too_deep, too_many
 
-MAX_DEPTH = 32
 PROLOG = '<?xml version="1.0" encoding="UTF-8"?>'
 _DECLARED_ENCODING = re.compile(rb"""\A(?:\xef\xbb\xbf)?\s*<\?xml\s[^>]*?\bencoding\s*=\s*["']([^"']*)["']""")
 XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _ESCAPES = {"\r": "&#13;"}
 
 
-class _TooDeep(Exception):
-    pass
+class _OverBound(Exception):
+    def __init__(self, error: BadRequest) -> None:
+        self.error = error
 
 
-class _DepthLimitedBuilder:
-    """A TreeBuilder that gives up as soon as an element is nested deeper than MAX_DEPTH."""
+class _BoundedBuilder:
+    """A TreeBuilder that gives up as soon as the nesting or the element count passes its bound."""
 
     data: Callable[[str], None]
 
     def __init__(self) -> None:
         self._builder = TreeBuilder()
         self._depth = -1  # the root is at depth 0
+        self._elements = 0
         self.data = self._builder.data  # the most frequent event: no wrapper
 
     def start(self, tag: str, attrs: dict[str, str]) -> Element:
         self._depth += 1
+        self._elements += 1
         if self._depth > MAX_DEPTH:
-            raise _TooDeep()
+            raise _OverBound(too_deep("XML"))
+        if self._elements > MAX_ITEMS:
+            raise _OverBound(too_many("XML", "elements"))
         return self._builder.start(tag, attrs)
 
     def end(self, tag: str) -> Element:
@@ -62,9 +68,7 @@ class _DepthLimitedBuilder:
 def parse_xml(raw: bytes) -> dict[str, Any]:
     """Turn an XML request body into the dict a JSON body would give."""
     _require_utf8(raw)
-    parser = DefusedXMLParser(
-        target=_DepthLimitedBuilder(), forbid_dtd=True, forbid_entities=True, forbid_external=True
-    )
+    parser = DefusedXMLParser(target=_BoundedBuilder(), forbid_dtd=True, forbid_entities=True, forbid_external=True)
     try:
         parser.feed(raw)
         root: Element = parser.close()
@@ -74,8 +78,8 @@ def parse_xml(raw: bytes) -> dict[str, Any]:
         raise BadRequest("Malformed XML: entity declarations are not allowed") from None
     except defusedxml.ExternalReferenceForbidden:
         raise BadRequest("Malformed XML: external references are not allowed") from None
-    except _TooDeep:
-        raise BadRequest(f"Malformed XML: nested deeper than {MAX_DEPTH} levels") from None
+    except _OverBound as over:
+        raise over.error from None
     except ParseError as exc:
         raise BadRequest(f"Malformed XML: {exc}") from None
     value = _element_value(root)
@@ -83,6 +87,8 @@ def parse_xml(raw: bytes) -> dict[str, Any]:
         return {}
     if not isinstance(value, dict):
         raise BadRequest("Malformed XML: the root element must contain parameter elements")
+    # Lists are a level of their own, as in JSON: the element nesting alone does not show them.
+    check_depth(value, "XML")
     return value
 
 
@@ -94,7 +100,7 @@ def _require_utf8(raw: bytes) -> None:
     declared = _DECLARED_ENCODING.match(raw)
     if declared and declared.group(1).decode("ascii", "replace").strip().lower() not in {"utf-8", "utf8"}:
         shown = declared.group(1).decode("ascii", "replace")
-        raise BadRequest(f"Malformed XML: the body must be UTF-8, not {shown!r}")
+        raise BadRequest(f"Malformed XML: the body must be UTF-8, not {short_repr(shown)}")
 
 
 def _is_array(element: Element) -> bool:
