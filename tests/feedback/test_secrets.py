@@ -127,13 +127,10 @@ async def _accounts(engine: AsyncEngine) -> list[tuple[int, str]]:
         return [(row.id, row.name) for row in await conn.execute(select(accounts).order_by(accounts.c.id))]
 
 
-@pytest.mark.parametrize("command", ["create", "rotate"])
-async def test_secret_for_an_unknown_account_fails_and_creates_nothing(
-    engine: AsyncEngine, settings: Settings, command: str
-) -> None:
+async def test_rotate_for_an_unknown_account_fails_and_creates_nothing(engine: AsyncEngine, settings: Settings) -> None:
     await token_create(engine, "acme")
     before = await _accounts(engine)
-    args = ["secret", command, "--account", "acme-typo", "--database-url", sync_url(settings.database_url)]
+    args = ["secret", "rotate", "--account", "acme-typo", "--database-url", sync_url(settings.database_url)]
 
     result = await asyncio.to_thread(CliRunner().invoke, cli, args, env={"TALLY_DATABASE_URL": None})
 
@@ -143,3 +140,9 @@ async def test_secret_for_an_unknown_account_fails_and_creates_nothing(
     assert await _accounts(engine) == before
     async with engine.connect() as conn:
         assert await conn.scalar(select(func.count()).select_from(signing_secrets)) == 0
+
+
+async def test_create_makes_the_account_as_token_create_does(engine: AsyncEngine, settings: Settings) -> None:
+    await tally_secret("create", "newcomer", settings)
+    assert [name for _, name in await _accounts(engine)] == ["newcomer"]
+    await tally_secret("rotate", "newcomer", settings)

@@ -183,7 +183,7 @@ def _new_secret(account: str, database_url: str | None, *, rotate: bool) -> None
     async def main() -> str:
         engine = await open_engine(settings)
         try:
-            return await secret_create(engine, account, grace=grace)
+            return await secret_create(engine, account, grace=grace, create_account=not rotate)
         except NotFound as exc:
             raise click.ClickException(f"{exc.text} (accounts are made by 'tally token create')") from None
         finally:
@@ -202,15 +202,15 @@ def _new_secret(account: str, database_url: str | None, *, rotate: bool) -> None
 
 
 @secret.command("create")
-@click.option("--account", required=True, callback=account_name, help="An existing account's name.")
+@click.option("--account", required=True, callback=account_name, help="Account name; created if it does not exist.")
 @database_url_option
 def secret_create_command(account: str, database_url: str | None) -> None:
     """Create the account's signing secret and print it alone on the last line of stdout.
 
     Any previous secret stops signing at once; use 'rotate' to keep it valid for a while.
 
-    The account must exist ('tally token create' makes accounts): a secret made for a
-    misspelt name would sign nothing, while the real account's deliveries stayed unsigned.
+    Like 'tally token create', this creates the account if it does not exist, so that a
+    new account can be set up in either order. 'rotate' never creates one.
     """
     _new_secret(account, database_url, rotate=False)
 
@@ -220,6 +220,9 @@ def secret_create_command(account: str, database_url: str | None) -> None:
 @database_url_option
 def secret_rotate_command(account: str, database_url: str | None) -> None:
     """Add a new signing secret; the old one stays valid for the grace period.
+
+    The account must exist: a misspelt name is an error, never a new account whose secret
+    would sign nothing while the real account's old secret went on signing.
 
     During the grace period deliveries carry both signatures, space-separated, so
     receivers can switch to the new secret at their own pace.

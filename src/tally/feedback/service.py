@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from tally.accounts.service import account_require
+from tally.accounts.service import account_get_or_create, account_require
 from tally.feedback import queries
 from tally.feedback.runner import KIND
 from tally.feedback.signing import new_secret
@@ -73,15 +73,18 @@ async def deliveries_section(conn: AsyncConnection, task: Task) -> dict[str, Any
     return {"feedback": [delivery.as_data() for delivery in deliveries]} if deliveries else {}
 
 
-async def secret_create(engine: AsyncEngine, account_name: str, *, grace: timedelta) -> str:
-    """A new signing secret for an existing account; the previous ones keep signing for ``grace``.
+async def secret_create(
+    engine: AsyncEngine, account_name: str, *, grace: timedelta, create_account: bool = True
+) -> str:
+    """A new signing secret for the account; the previous ones keep signing for ``grace``.
 
-    NotFound if there is no such account: a secret is given to a receiver, and one made for
-    a misspelt name would sign nothing while the real account's deliveries stay unsigned.
+    The account is created if needed, as a token's is, unless ``create_account`` is False
+    (a rotation, which presumes the account): then an unknown name is NotFound.
     """
     secret = new_secret()
     now = utcnow()
     async with write_transaction(engine) as conn:
-        account_id = await account_require(conn, account_name)
+        find_account = account_get_or_create if create_account else account_require
+        account_id = await find_account(conn, account_name)
         await queries.secret_add(conn, account_id, secret, now, old_expire_at=now + grace)
     return secret
