@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tally.config import Settings
-from tally.feedback.guard import TargetRefused, refusal, resolve_target
+from tally.feedback.guard import TargetRefused, judge, resolve_target
 from tests.feedback.receiver import Sentinel
 from tests.feedback.support import refresh_with, running_worker, wait_feedback
 from tests.helpers import Api
@@ -48,13 +48,13 @@ async def test_loopback_in_every_spelling_is_refused_without_a_connection(
     urls = {
         f"http://127.0.0.1:{port}/hook": r"refused: 127\.0\.0\.1 is a loopback address",
         f"http://127.0.0.2:{port}/hook": r"refused: 127\.0\.0\.2 is a loopback address",
-        f"http://localhost:{port}/hook": r"refused: localhost resolves to (127\.0\.0\.1|::1), a loopback address",
-        f"http://LocalHost:{port}/hook": r"refused: localhost resolves to (127\.0\.0\.1|::1), a loopback address",
+        f"http://localhost:{port}/hook": r"refused: localhost is not a public address",
+        f"http://LocalHost:{port}/hook": r"refused: localhost is not a public address",
         f"http://[::ffff:127.0.0.1]:{port}/hook": r"refused: 127\.0\.0\.1 is a loopback address",
         f"http://0.0.0.0:{port}/hook": r"refused: 0\.0\.0\.0 is an unspecified address",
-        f"http://127.1:{port}/hook": r"refused: 127\.1 resolves to 127\.0\.0\.1, a loopback address",
-        f"http://2130706433:{port}/hook": r"refused: 2130706433 resolves to 127\.0\.0\.1, a loopback address",
-        f"https://rebound.test:{port}/hook": r"refused: rebound\.test resolves to 127\.0\.0\.1, a loopback address",
+        f"http://127.1:{port}/hook": r"refused: 127\.1 is not a public address",
+        f"http://2130706433:{port}/hook": r"refused: 2130706433 is not a public address",
+        f"https://rebound.test:{port}/hook": r"refused: rebound\.test is not a public address",
         f"http://user:pw@127.0.0.1:{port}/hook": r"refused: 127\.0\.0\.1 is a loopback address",
     }
     task_id = await refresh_with(idle_api, *({"type": "JSON", "url": url} for url in urls))
@@ -142,43 +142,55 @@ REFUSED: dict[str, str | None] = {
     "2001:db8::1": None,
     "64:ff9b::a00:1": None,
 }
+#: address: (the address judged, what kind it is)
 MAPPED = {
-    "::ffff:10.0.0.1": "10.0.0.1 is a private address",
-    "::ffff:169.254.169.254": "169.254.169.254 is a link-local address",
-    "::ffff:127.0.0.1": "127.0.0.1 is a loopback address",
-    "::ffff:100.64.0.1": "100.64.0.1 is a shared (CGNAT) address",
-    "2002:a00:1::": "2002:a00:1:: is a 6to4 address of 10.0.0.1, a private address",
-    "2002:a9fe:a9fe::1": "2002:a9fe:a9fe::1 is a 6to4 address of 169.254.169.254, a link-local address",
+    "::ffff:10.0.0.1": ("10.0.0.1", "a private address"),
+    "::ffff:169.254.169.254": ("169.254.169.254", "a link-local address"),
+    "::ffff:127.0.0.1": ("127.0.0.1", "a loopback address"),
+    "::ffff:100.64.0.1": ("100.64.0.1", "a shared (CGNAT) address"),
+    "2002:a00:1::": ("2002:a00:1::", "a 6to4 address of 10.0.0.1, a private address"),
+    "2002:a9fe:a9fe::1": ("2002:a9fe:a9fe::1", "a 6to4 address of 169.254.169.254, a link-local address"),
 }
 GLOBAL = ["8.8.8.8", "93.184.216.34", "1.1.1.1", "2606:4700:4700::1111", "2a00:1450:4001::1", "::ffff:8.8.8.8"]
 
 
 @pytest.mark.parametrize("address", list(REFUSED))
-def test_refusal_of_non_global_addresses(address: str) -> None:
-    reason = refusal(ip_address(address))
-    assert reason is not None
-    assert reason.startswith(f"{address} is ")
+def test_non_global_addresses_are_refused(address: str) -> None:
+    judged = judge(ip_address(address))
+    assert judged is not None
+    assert judged[0] == ip_address(address)
     if REFUSED[address] is not None:
-        assert reason == f"{address} is {REFUSED[address]}"
+        assert judged[1] == REFUSED[address]
 
 
 @pytest.mark.parametrize("address", list(MAPPED))
 def test_ipv4_carried_in_ipv6_is_judged_as_ipv4(address: str) -> None:
-    assert refusal(ip_address(address)) == MAPPED[address]
+    judged_address, kind = MAPPED[address]
+    assert judge(ip_address(address)) == (ip_address(judged_address), kind)
 
 
 @pytest.mark.parametrize("address", GLOBAL)
 def test_global_addresses_are_let_through(address: str) -> None:
-    assert refusal(ip_address(address)) is None
+    assert judge(ip_address(address)) is None
 
 
 def test_allowed_networks_are_let_through() -> None:
     allowed = (ip_network("10.0.0.0/8"), ip_network("fd00::/8"))
-    assert refusal(ip_address("10.1.2.3"), allowed) is None
-    assert refusal(ip_address("::ffff:10.1.2.3"), allowed) is None
-    assert refusal(ip_address("fd00::1"), allowed) is None
-    assert refusal(ip_address("192.168.0.1"), allowed) == "192.168.0.1 is a private address"
-    assert refusal(ip_address("169.254.169.254"), allowed) == "169.254.169.254 is a link-local address"
+    assert judge(ip_address("10.1.2.3"), allowed) is None
+    assert judge(ip_address("::ffff:10.1.2.3"), allowed) is None
+    assert judge(ip_address("fd00::1"), allowed) is None
+    assert judge(ip_address("192.168.0.1"), allowed) == (ip_address("192.168.0.1"), "a private address")
+    assert judge(ip_address("169.254.169.254"), allowed) == (ip_address("169.254.169.254"), "a link-local address")
+
+
+def test_an_allowed_ipv4_network_does_not_allow_its_6to4_form() -> None:
+    # 6to4 reaches the IPv4 network through a relay, not the way the operator allowed.
+    loopback = (ip_network("127.0.0.0/8"),)
+    assert judge(ip_address("2002:7f00:1::"), loopback) == (
+        ip_address("2002:7f00:1::"),
+        "a 6to4 address of 127.0.0.1, a loopback address",
+    )
+    assert judge(ip_address("2002:7f00:1::"), (ip_network("2002:7f00::/24"),)) is None
 
 
 async def test_every_address_a_name_resolves_to_is_judged(fake_dns: dict[str, list[str]]) -> None:
@@ -186,11 +198,9 @@ async def test_every_address_a_name_resolves_to_is_judged(fake_dns: dict[str, li
     fake_dns["mixed.test"] = ["8.8.8.8", "10.0.0.1"]
     fake_dns["metadata.test"] = ["169.254.169.254"]
     fake_dns["public.test"] = ["93.184.216.34", "2606:4700:4700::1111"]
-    with pytest.raises(TargetRefused, match=r"^refused: mixed\.test resolves to 10\.0\.0\.1, a private address$"):
+    with pytest.raises(TargetRefused, match=r"^refused: mixed\.test is not a public address$"):
         await resolve_target("mixed.test", 80)
-    with pytest.raises(
-        TargetRefused, match=r"^refused: metadata\.test resolves to 169\.254\.169\.254, a link-local address$"
-    ):
+    with pytest.raises(TargetRefused, match=r"^refused: metadata\.test is not a public address$"):
         await resolve_target("metadata.test", 80)
     target = await resolve_target("public.test", 443)
     assert (target.host, str(target.address), target.port) == ("public.test", "93.184.216.34", 443)

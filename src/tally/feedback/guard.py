@@ -5,15 +5,22 @@ connects to the address that was judged (never a second lookup, which a DNS rebi
 could answer differently). IPv4-mapped IPv6 addresses are judged as the IPv4 they carry.
 Networks in ``TALLY_FEEDBACK_ALLOWED_NETWORKS`` are let through (operators only: never an
 API field).
+
+A refusal tells the user, through tasks/status, that a name is not public, never what it
+resolves to: that would map the operator's internal names for anyone who can start a
+refresh. The addresses go to the log at DEBUG.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -39,12 +46,6 @@ class Target:
     port: int
 
 
-def refusal(address: IPAddress, allowed: Sequence[IPNetwork] = ()) -> str | None:
-    """Why ``address`` may not be reached (``"10.0.0.1 is a private address"``), or None."""
-    judged = judge(address, allowed)
-    return None if judged is None else f"{judged[0]} is {judged[1]}"
-
-
 def judge(address: IPAddress, allowed: Sequence[IPNetwork] = ()) -> tuple[IPAddress, str] | None:
     """None if ``address`` may be reached, else the address judged and what kind it is."""
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
@@ -57,8 +58,9 @@ def _refused_kind(address: IPAddress, allowed: Sequence[IPNetwork]) -> str | Non
     if any(address.version == network.version and address in network for network in allowed):
         return None
     if isinstance(address, ipaddress.IPv6Address) and address.sixtofour is not None:
-        # 6to4 (2002::/16) carries an IPv4 address: it must be one that may be reached too.
-        inner = _refused_kind(address.sixtofour, allowed)
+        # 6to4 (2002::/16) carries an IPv4 address, which must be global: an allowed IPv4
+        # network is not allowed in 6to4 form, which reaches it through a relay instead.
+        inner = _refused_kind(address.sixtofour, ())
         if inner is not None:
             return f"a 6to4 address of {address.sixtofour}, {inner}"
     checks = [
@@ -103,6 +105,8 @@ async def resolve_target(host: str, port: int, allowed: Sequence[IPNetwork] = ()
         if judged is not None:
             judged_address, kind = judged
             if literal is None:
-                raise TargetRefused(f"refused: {host} resolves to {judged_address}, {kind}")
+                log.debug("feedback target %s refused: it resolves to %s, %s", host, judged_address, kind)
+                raise TargetRefused(f"refused: {host} is not a public address")
+            # The user wrote the address: telling what kind it is reveals nothing.
             raise TargetRefused(f"refused: {judged_address} is {kind}")
     return Target(host=host, address=addresses[0], port=port)

@@ -2,16 +2,22 @@
 
 The connection goes to the address the guard judged, with the URL's host name kept for
 the Host header, SNI and certificate verification (httpcore's ``sni_hostname``).
+
+Each attempt is logged as one line with the URL's scheme, host and path: its query string
+may hold the receiver's credentials (``?token=…``), so httpx's own request lines, which
+show the whole URL, are dropped while a delivery is made.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
+import logging
 import ssl
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 import certifi
 import httpx
@@ -20,6 +26,17 @@ from tally.feedback.guard import IPNetwork, TargetRefused, resolve_target
 
 #: Bytes of a receiver's answer that are read (the rest is ignored).
 RESPONSE_CAP = 4096
+
+log = logging.getLogger(__name__)
+_delivering = contextvars.ContextVar("delivering", default=False)
+
+
+def _not_during_a_delivery(_record: logging.LogRecord) -> bool:
+    return not _delivering.get()
+
+
+# httpx logs in the task that sends, so the context variable tells a delivery's lines apart.
+logging.getLogger("httpx").addFilter(_not_during_a_delivery)
 
 
 @functools.cache
@@ -56,8 +73,34 @@ async def post(
     RESPONSE_CAP bytes of the body are read, in what is left of that time.
     """
     parts = urlsplit(url)
+    shown = _without_query(parts)
+    delivering = _delivering.set(True)
+    try:
+        answer = await _post(parts, body, headers, time_limit=time_limit, allowed=allowed)
+    except TargetRefused as refused:
+        log.info("feedback POST %s: %s", shown, refused)
+        raise
+    finally:
+        _delivering.reset(delivering)
+    log.info("feedback POST %s: %s", shown, f"HTTP {answer.status}" if answer.status else answer.error)
+    return answer
+
+
+def _without_query(parts: SplitResult) -> str:
+    """``scheme://host[:port]/path``: no user, password, query or fragment."""
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path or '/'}"
+
+
+async def _post(
+    parts: SplitResult,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    time_limit: float,
+    allowed: tuple[IPNetwork, ...],
+) -> Answer:
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise TargetRefused(f"refused: {url!r} is not an absolute http(s) URL")
+        raise TargetRefused("refused: not an absolute http(s) URL")
     port = parts.port or (443 if parts.scheme == "https" else 80)
     target = await resolve_target(parts.hostname, port, allowed)
     literal = f"[{target.address}]" if target.address.version == 6 else str(target.address)
