@@ -215,7 +215,8 @@ tasks = Table(
     # The task whose end created this one (a feedback delivery): the parent is not purged
     # while a child is active.
     Column("parent_id", String(36), nullable=True),
-    # One active task per dedupe key: a second insert fails and returns the first task.
+    # One active task per dedupe key: an insert that meets it does nothing, and the active
+    # task's id is returned instead (queue/queries.py task_insert).
     Index(
         "uq_tasks_active_dedupe_key",
         "dedupe_key",
