@@ -29,6 +29,11 @@ contract is `shared/spec/api.md`; the interactive reference with every method is
 All methods are `POST /api/v1.1/<area>/<method>`. Send JSON (`Content-Type:
 application/json`) or XML (`application/xml`); the token as the `token` field or
 `Authorization: Bearer <token>`; `format` (`json`/`xml`) chooses the response format.
+
+Every reply carries `X-Request-ID` (yours, if you send a sane one, else a new one); quote it
+when you report a problem. A body may hold at most 500,000 JSON values or XML elements,
+nested at most 32 levels. A token in the header is checked before a large body is read, so
+a 401 then answers in the query's `format` or as `Accept` asks.
 """
 
 
