@@ -99,11 +99,10 @@ class Worker:
     async def run(self, stop: asyncio.Event) -> None:
         """Claim and run tasks until ``stop`` is set, then let running ones finish."""
         log.info("worker %s started (concurrency %d)", self.name, self.settings.worker_concurrency)
-        helpers = [asyncio.create_task(self.maintenance.run(stop), name="tally-maintenance")]
+        maintenance = asyncio.create_task(self.maintenance.run(stop), name="tally-maintenance")
+        listener = None
         if not is_sqlite(self.engine):
-            helpers.append(
-                asyncio.create_task(listen(self.settings.database_url, self.wakeup, stop), name="tally-listener")
-            )
+            listener = asyncio.create_task(listen(self.settings.database_url, self.wakeup, stop), name="tally-listener")
         try:
             while not stop.is_set():
                 # Cleared before the pass, not after: a task queued while we look is not missed.
@@ -115,9 +114,15 @@ class Worker:
                 await self._sleep(stop)
             await self._drain()
         finally:
-            for helper in helpers:
-                helper.cancel()  # the listener would otherwise notice `stop` only at its next check
-            await asyncio.gather(*helpers, return_exceptions=True)
+            if listener is not None:
+                listener.cancel()  # it would otherwise notice `stop` only at its next check
+            if stop.is_set():
+                # Maintenance ends by itself after its current round (within the grace):
+                # cancelled mid-statement, a SQLite driver thread could still be finishing
+                # the statement when the event loop closes.
+                await asyncio.wait([maintenance], timeout=self.settings.shutdown_grace)
+            maintenance.cancel()
+            await asyncio.gather(maintenance, *([listener] if listener else []), return_exceptions=True)
         log.info("worker %s stopped", self.name)
 
     async def _claim_free_slots(self) -> None:
