@@ -19,7 +19,8 @@ from tally.accounts.service import token_create
 from tally.config import Settings
 from tally.feedback import runner
 from tally.feedback.queries import delivery_register
-from tally.feedback.service import release_deliveries, secret_create
+from tally.feedback.routes import CAPABILITY as FEEDBACK
+from tally.feedback.service import secret_create
 from tally.queue.execution import Execution, Finish, TaskFailed
 from tally.queue.worker import Worker
 from tally.store.engine import write_transaction
@@ -174,7 +175,7 @@ async def test_a_task_that_ends_in_error_is_delivered_too(
     task_id = await insert_task(engine, account_id, now=utcnow(), kind="flaky")
     await _register(engine, task_id, account_id, receiver.url())
     worker = Worker(
-        engine, settings, registry_for({"flaky": _fail, runner.KIND: runner.run_delivery}, [release_deliveries])
+        engine, settings, registry_for({"flaky": _fail, runner.KIND: runner.run_delivery}, FEEDBACK.end_hooks)
     )
 
     assert await worker.run_once()  # the task: error, and its delivery queued
@@ -195,7 +196,7 @@ async def test_a_delivery_job_that_crashes_ends_its_delivery_failed(
     account_id = api.account_id
     task_id = await insert_task(engine, account_id, now=utcnow(), kind="flaky")
     await _register(engine, task_id, account_id, receiver.url())
-    worker = Worker(engine, settings, registry_for({"flaky": _fail, runner.KIND: _crash}, [release_deliveries]))
+    worker = Worker(engine, settings, registry_for({"flaky": _fail, runner.KIND: _crash}, FEEDBACK.end_hooks))
 
     assert await worker.run_once()
     assert await worker.run_once()

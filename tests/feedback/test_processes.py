@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tally.config import Settings
 from tally.counters import refresh
-from tally.feedback.service import release_deliveries
+from tally.feedback.routes import CAPABILITY as FEEDBACK
 from tally.queue.worker import Worker
 from tests.feedback.receiver import Receiver, Reply
 from tests.feedback.support import refresh_with, wait_feedback
@@ -36,7 +36,7 @@ async def test_a_finished_task_is_delivered_by_a_worker_started_later(
     task_id = await refresh_with(idle_api, {"type": "XML", "url": receiver.url()})
     # A worker that only counts: it finishes the task (which queues the delivery) and is
     # gone before making the delivery, as if it had been killed right after the commit.
-    counting_only = Worker(engine, settings, registry_for({refresh.KIND: refresh.run_refresh}, [release_deliveries]))
+    counting_only = Worker(engine, settings, registry_for({refresh.KIND: refresh.run_refresh}, FEEDBACK.end_hooks))
     assert await counting_only.run_once()
     data = await idle_api.ok("tasks/status", {"task_id": task_id})
     assert data["status"] == "completed"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -30,8 +30,7 @@ async def release_deliveries(ended: TaskEnded) -> None:
     """
     conn, task = ended.conn, ended.task
     if task.kind == KIND:
-        await _end_with_its_job(conn, task, ended.now)
-        return
+        return  # a delivery job has no deliveries of its own
     waiting = [d for d in await queries.delivery_list_for_task(conn, task.id) if d.status is DeliveryStatus.WAITING]
     if not waiting:
         return
@@ -49,11 +48,12 @@ async def release_deliveries(ended: TaskEnded) -> None:
         )
 
 
-async def _end_with_its_job(conn: AsyncConnection, task: Task, now: datetime) -> None:
+async def fail_delivery_of_failed_job(ended: TaskEnded) -> None:
     """A delivery job that ended in error (its workers kept dying, or it crashed) fails its
     delivery: otherwise the delivery would show ``pending`` for ever with nothing to move it.
     """
-    if task.status is not TaskStatus.ERROR:
+    conn, task, now = ended.conn, ended.task, ended.now
+    if task.kind != KIND or task.status is not TaskStatus.ERROR:
         return
     delivery = await queries.delivery_get(conn, str(task.params.get("delivery_id")))
     if delivery is not None and delivery.status is DeliveryStatus.PENDING:
