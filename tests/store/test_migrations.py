@@ -128,3 +128,15 @@ async def test_upgrade_indexes_the_phones_stored_so_far(engine: AsyncEngine) -> 
     async with engine.connect() as conn:
         rows = (await conn.execute(select(profile_phones.c.profile_id, profile_phones.c.phone))).all()
     assert sorted(rows) == [(1, "+79001234567"), (1, "+79007654321")]
+
+
+async def test_upgrade_keys_stored_emails_and_phones_for_matching(engine: AsyncEngine) -> None:
+    await _upgrade_over_stored_data(
+        engine,
+        'UPDATE profiles SET email = \' Ann@Example.ORG\', phones = \'["+7 (900) 123-45-67", "0079001234567", "8 900"]\'',
+    )
+    async with engine.connect() as conn:
+        assert await conn.scalar(select(profiles.c.email_key)) == "ann@example.org"
+        assert await conn.scalar(select(profiles.c.email)) == " Ann@Example.ORG"
+        rows = (await conn.execute(select(profile_phones.c.phone).order_by(profile_phones.c.phone))).scalars().all()
+    assert rows == ["+79001234567", "8 900"]

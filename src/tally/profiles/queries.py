@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Row, and_, func, insert, literal_column, not_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from tally.profiles.keys import phone_key
 from tally.profiles.statuses import BLOCKING_STATUSES, SENDABLE_STATUSES
 from tally.store.engine import is_sqlite
 from tally.store.tables import profile_phones, profiles, subscriptions
@@ -46,12 +47,12 @@ async def profiles_insert(conn: AsyncConnection, rows: list[dict[str, Any]]) -> 
     await conn.execute(insert(profiles), rows)
 
 
-# profile_phones_insert: the phones of new profiles, each once per profile (matching by phone).
+# profile_phones_insert: the phone keys of new profiles, each once per profile (matching by phone).
 async def profile_phones_insert(conn: AsyncConnection, profile_rows: list[dict[str, Any]]) -> None:
     rows = [
-        {"profile_id": row["id"], "phone": phone, "database_id": row["database_id"]}
+        {"profile_id": row["id"], "phone": key, "database_id": row["database_id"]}
         for row in profile_rows
-        for phone in dict.fromkeys(row["phones"])
+        for key in dict.fromkeys(phone_key(phone) for phone in row["phones"])
     ]
     if rows:
         await conn.execute(insert(profile_phones), rows)

@@ -13,6 +13,7 @@ from typing import Any
 
 from tally.catalog.channels import CHANNEL_CODES, address_key, is_deliverable
 from tally.profiles.effective import Candidate, is_blocked, is_sendable, pick_effective
+from tally.profiles.keys import email_key
 from tally.profiles.input import ProfileInput, SubscriptionInput
 
 
@@ -24,6 +25,7 @@ def new_profile_row(
         "account_id": account_id,
         "database_id": database_id,
         "email": item.email,
+        "email_key": email_key(item.email),
         "phones": item.phones,
         "fields": item.fields,
         "global_status": None if item.global_status is None else int(item.global_status),

@@ -109,6 +109,8 @@ profiles = Table(
     Column("account_id", BigInteger, ForeignKey("accounts.id"), nullable=False),
     Column("database_id", BigInteger, ForeignKey("databases.id", ondelete="CASCADE"), nullable=False),
     Column("email", String(320), nullable=True),
+    # The email without regard to case (profiles/keys.py), what matching by email looks up.
+    Column("email_key", String(320), nullable=True),
     Column("phones", JSON, nullable=False),
     # System fields without their underscore (fname, lname, ...) and custom fields.
     Column("fields", JSON, nullable=False),
@@ -117,10 +119,11 @@ profiles = Table(
     Column("is_deleted", Boolean, nullable=False, server_default=text("false")),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
-    Index("ix_profiles_database_id_email", "database_id", "email"),
+    Index("ix_profiles_database_id_email_key", "database_id", "email_key"),
 )
 
-# Each phone of a profile, as given, so that a profile can be found by phone in its database.
+# Each phone of a profile in its E.164 form where it has one (profiles/keys.py), so that a
+# profile can be found by phone in its database.
 profile_phones = Table(
     "profile_phones",
     metadata,
