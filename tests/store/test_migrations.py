@@ -133,7 +133,8 @@ async def test_upgrade_indexes_the_phones_stored_so_far(engine: AsyncEngine) -> 
 async def test_upgrade_keys_stored_emails_and_phones_for_matching(engine: AsyncEngine) -> None:
     await _upgrade_over_stored_data(
         engine,
-        'UPDATE profiles SET email = \' Ann@Example.ORG\', phones = \'["+7 (900) 123-45-67", "0079001234567", "8 900"]\'',
+        "UPDATE profiles SET email = ' Ann@Example.ORG', "
+        """phones = '["+7 (900) 123-45-67", "0079001234567", "8 900"]'""",
     )
     async with engine.connect() as conn:
         assert await conn.scalar(select(profiles.c.email_key)) == "ann@example.org"

@@ -13,8 +13,8 @@ from typing import Any
 
 from tally.catalog.channels import CHANNEL_CODES, address_key, is_deliverable
 from tally.profiles.effective import Candidate, is_blocked, is_sendable, pick_effective
-from tally.profiles.keys import email_key
 from tally.profiles.input import ProfileInput, SubscriptionInput
+from tally.profiles.keys import email_key
 
 
 def new_profile_row(
