@@ -59,26 +59,36 @@ async def post_xml(client: httpx.AsyncClient, method: str, body: dict[str, Any],
     return await post_raw(client, method, to_xml_body(body), "application/xml", **kwargs)
 
 
+MEMBERS = ["data", "error", "error_text"]
+#: A list method's envelope (wire/listing.py): the paging keys follow error_text.
+LISTING_MEMBERS = [*MEMBERS, "next_from_id", "total_count"]
+
+
 def envelope(response: httpx.Response) -> dict[str, Any]:
     """The decoded envelope, checking the parts every response shares.
 
     The HTTP status equals ``error`` (200 for 0), the members are data/error/error_text
-    (``data`` absent in JSON errors, an empty element in XML errors), and ``error`` comes
-    back as an int whatever the format.
+    (``data`` absent in JSON errors, an empty element in XML errors; a list method's
+    success adds next_from_id and total_count), and ``error`` comes back as an int
+    whatever the format.
     """
     content_type = response.headers["content-type"]
     if content_type.startswith("application/xml"):
         assert response.text.startswith(XML_PROLOG + "\n<xml>\n"), response.text
         decoded = parse_xml(response.content)
-        assert list(decoded) == ["data", "error", "error_text"], decoded
         decoded["error"] = int(decoded["error"])
         if decoded["error"]:
+            assert list(decoded) == MEMBERS, decoded
             assert decoded["data"] == "", decoded
+        else:
+            assert list(decoded) in (MEMBERS, LISTING_MEMBERS), decoded
     else:
         assert content_type == "application/json", content_type
         decoded = response.json()
-        expected = ["data", "error", "error_text"] if decoded.get("error") == 0 else ["error", "error_text"]
-        assert list(decoded) == expected, decoded
+        if decoded.get("error") == 0:
+            assert list(decoded) in (MEMBERS, LISTING_MEMBERS), decoded
+        else:
+            assert list(decoded) == ["error", "error_text"], decoded
     assert response.status_code == (decoded["error"] or 200), (response.status_code, decoded)
     assert isinstance(decoded["error_text"], str) and decoded["error_text"], decoded
     return decoded
@@ -99,6 +109,24 @@ def assert_ok(response: httpx.Response) -> Any:
     decoded = envelope(response)
     assert (decoded["error"], decoded["error_text"]) == (0, "Successful operation"), decoded
     return decoded["data"]
+
+
+def assert_listing(response: httpx.Response) -> tuple[list[Any], int, int]:
+    """A list method's success: (items, next_from_id, total_count), typed in both formats.
+
+    In XML the items are the repeated ``<data>`` elements: one item reads back as an
+    object and an empty page as one empty element, so the list schema makes them lists.
+    """
+    decoded = envelope(response)
+    assert list(decoded) == LISTING_MEMBERS, decoded
+    assert (decoded["error"], decoded["error_text"]) == (0, "Successful operation"), decoded
+    items = decoded["data"]
+    if is_xml(response):
+        items = [] if items == "" else items if isinstance(items, list) else [items]
+    else:
+        assert all(type(decoded[key]) is int for key in LISTING_MEMBERS[3:]), decoded
+    assert isinstance(items, list), decoded
+    return items, int(decoded["next_from_id"]), int(decoded["total_count"])
 
 
 COUNTERS = ["all", "complained", "hardbounced", "invalid", "subscribed", "subscribed_sendable", "suspended"]

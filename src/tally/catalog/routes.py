@@ -14,6 +14,7 @@ from tally.catalog.channels import CHANNEL_CODES
 from tally.config import Settings
 from tally.queue.registry import MaintenancePass
 from tally.store.engine import read_transaction, write_transaction
+from tally.wire.listing import Listing
 from tally.wire.methods import Call, Method
 from tally.wire.params import NonNegativeInt, Params, PositiveInt, Text, XmlList
 
@@ -92,10 +93,10 @@ async def database_get(call: Call, params: ById) -> dict[str, Any]:
         return _database_data(await service.database_get(conn, call.account_id, params.id))
 
 
-async def database_list(call: Call, params: ListPage) -> dict[str, Any]:
+async def database_list(call: Call, params: ListPage) -> Listing:
     async with read_transaction(call.runtime.engine) as conn:
         page = await service.database_list(conn, call.account_id, params.from_id, params.limit)
-    return _page_data([_database_data(item) for item in page.items], page)
+    return _listing([_database_data(item) for item in page.items], page)
 
 
 async def resource_add(call: Call, params: ResourceAdd) -> dict[str, Any]:
@@ -109,10 +110,10 @@ async def resource_get(call: Call, params: ById) -> dict[str, Any]:
         return _resource_data(await service.resource_get(conn, call.account_id, params.id))
 
 
-async def resource_list(call: Call, params: ListPage) -> dict[str, Any]:
+async def resource_list(call: Call, params: ListPage) -> Listing:
     async with read_transaction(call.runtime.engine) as conn:
         page = await service.resource_list(conn, call.account_id, params.from_id, params.limit)
-    return _page_data([_resource_data(item) for item in page.items], page)
+    return _listing([_resource_data(item) for item in page.items], page)
 
 
 def _database_data(linked: service.Linked[service.Database]) -> dict[str, Any]:
@@ -131,8 +132,8 @@ def _resource_data(linked: service.Linked[service.Resource]) -> dict[str, Any]:
     return {"channels": list(resource.channels), "dbs_ids": linked.linked_ids, "id": resource.id, "name": resource.name}
 
 
-def _page_data(items: list[dict[str, Any]], page: service.Page[Any]) -> dict[str, Any]:
-    return {"items": items, "next_from_id": page.next_from_id, "total_count": page.total_count}
+def _listing(items: list[dict[str, Any]], page: service.Page[Any]) -> Listing:
+    return Listing(items, next_from_id=page.next_from_id, total_count=page.total_count)
 
 
 _DATABASE = {
@@ -151,7 +152,7 @@ METHODS = [
            example={"id": 5}, response_example=_DATABASE),
     Method("databases/list", ListPage, database_list, "The account's databases, a page at a time",
            example={"from_id": 1, "limit": 100},
-           response_example={"items": [_DATABASE], "next_from_id": 0, "total_count": 1}),
+           response_example=Listing([_DATABASE], next_from_id=0, total_count=1)),
     Method("resources/add", ResourceAdd, resource_add, "Create a resource and link it to databases (ext)",
            example={"name": "Newsletter", "channels": ["email", "sms", "push"], "dbs_ids": [5]},
            response_example={"id": 24}),
@@ -159,7 +160,7 @@ METHODS = [
            example={"id": 24}, response_example=_RESOURCE),
     Method("resources/list", ListPage, resource_list, "The account's resources, a page at a time",
            example={"from_id": 1, "limit": 100},
-           response_example={"items": [_RESOURCE], "next_from_id": 0, "total_count": 1}),
+           response_example=Listing([_RESOURCE], next_from_id=0, total_count=1)),
 ]  # fmt: skip
 
 

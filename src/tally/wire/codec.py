@@ -10,6 +10,7 @@ from typing import Any
 
 from tally.errors import BadRequest, TallyError, UnsupportedMediaType, short_repr, short_text
 from tally.wire.bounds import check_depth, json_values_over, too_deep, too_many
+from tally.wire.listing import Listing
 from tally.wire.xml import parse_xml, render_xml
 
 SUCCESS_TEXT = "Successful operation"
@@ -138,6 +139,9 @@ def _quality(params: list[str]) -> float:
 
 
 def success_envelope(data: Any) -> dict[str, Any]:
+    """``data``, error 0 and its text; a ``Listing``'s items are ``data``, its paging follows."""
+    if isinstance(data, Listing):
+        return {"data": data.items, "error": 0, "error_text": SUCCESS_TEXT, **data.paging()}
     return {"data": data, "error": 0, "error_text": SUCCESS_TEXT}
 
 

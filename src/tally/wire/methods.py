@@ -30,6 +30,7 @@ class Method:
     handler: Handler
     summary: str
     description: str = ""
-    #: A request body (without the token) and the ``data`` it answers, shown in /docs.
+    #: A request body (without the token) and the ``data`` it answers, shown in /docs; a
+    #: list method answers a ``Listing`` (wire/listing.py), and so does its example.
     example: Mapping[str, Any] = field(default_factory=dict)
     response_example: Any = None

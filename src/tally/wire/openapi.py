@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from tally.errors import BadRequest
 from tally.wire.codec import success_envelope
+from tally.wire.listing import Listing
 from tally.wire.xml import render_xml
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ def openapi_extra(method: Method) -> dict[str, Any]:
         "format": {"type": "string", "enum": ["json", "xml"], "description": "response format"},
     }
     envelope = success_envelope(method.response_example)
+    is_listing = isinstance(method.response_example, Listing)
     error = {"error": 400, "error_text": BadRequest("Missing parameter: id").text}
     return {
         "requestBody": {
@@ -45,9 +47,9 @@ def openapi_extra(method: Method) -> dict[str, Any]:
         },
         "responses": {
             "200": {
-                "description": "The envelope: data, error 0, error_text",
+                "description": _LISTING_ANSWER if is_listing else "The envelope: data, error 0, error_text",
                 "content": {
-                    "application/json": {"example": envelope},
+                    "application/json": {"schema": _envelope_schema(is_listing), "example": envelope},
                     "application/xml": {"example": render_xml(envelope).decode()},
                 },
             },
@@ -57,6 +59,26 @@ def openapi_extra(method: Method) -> dict[str, Any]:
             },
         },
     }
+
+
+_LISTING_ANSWER = (
+    "The envelope of a list method: data is the page's items, then error 0, error_text, "
+    "next_from_id (the from_id of the next page, 0 on the last page) and total_count "
+    "(items in all pages). In XML, one <data> element per item; an empty page is one empty <data>."
+)
+
+
+def _envelope_schema(is_listing: bool) -> dict[str, Any]:
+    """The success envelope's members in their order; a listing's ``data`` is an array."""
+    properties: dict[str, Any] = {
+        "data": {"type": "array", "items": {"type": "object"}} if is_listing else {},
+        "error": {"type": "integer", "enum": [0]},
+        "error_text": {"type": "string", "example": "Successful operation"},
+    }
+    if is_listing:
+        properties["next_from_id"] = {"type": "integer", "minimum": 0, "description": "0 on the last page"}
+        properties["total_count"] = {"type": "integer", "minimum": 0}
+    return {"type": "object", "properties": properties, "required": list(properties)}
 
 
 def schema_components(methods: list[Method]) -> dict[str, Any]:
