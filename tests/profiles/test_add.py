@@ -258,10 +258,13 @@ async def test_profiles_get_foreign_and_unknown_are_not_found_alike(api: Api, en
 
 
 async def test_profiles_get_malformed_id_is_not_found(api: Api) -> None:
-    for profile_id in ["abc", "", "-1", "1.5", "0", None, True, 1.5, [1], {"id": 1}]:
+    for profile_id in ["abc", "", "-1", "1.5", "0", True, 1.5, [1], {"id": 1}]:
         envelope = await api.call("profiles/get", {"profile_id": profile_id})
         assert envelope["error"] == 404, (profile_id, envelope)
         assert envelope["error_text"].startswith("Profile not found"), (profile_id, envelope)
+    # A null key is no key.
+    envelope = await api.call("profiles/get", {"profile_id": None})
+    assert (envelope["error"], envelope["error_text"]) == (400, "Missing parameter: profile_id")
 
 
 async def test_profiles_delete_then_get_is_not_found_and_count_drops(api: Api) -> None:

@@ -9,15 +9,37 @@ the exact field (``data.subscriptions[1].status``) and the value.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    TypeAdapter,
+    ValidationError,
+    WithJsonSchema,
+    model_validator,
+)
 
 from tally.catalog.channels import ADDRESS_FIELDS, ChannelName
+from tally.errors import BadRequest, NotFound, TallyError, short_repr
 from tally.profiles.statuses import Status, StatusValue
-from tally.wire.params import MAX_TEXT, PositiveInt, Priority, Scalar, Text, XmlList, XmlObject, invalid, max_length
+from tally.wire.params import (
+    MAX_TEXT,
+    PositiveInt,
+    Priority,
+    Scalar,
+    Text,
+    XmlList,
+    XmlObject,
+    bad_request,
+    invalid,
+    location_name,
+    max_length,
+)
 
 FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 #: The profile's own ``email`` field (the column is ``String(320)``, RFC 5321's limit).
@@ -41,6 +63,10 @@ class SubscriptionInput:
     priority: int = 0
 
 
+#: The system fields a write may leave out (custom fields are given by being in ``fields``).
+SYSTEM_FIELDS = frozenset({"email", "phones", "_status"})
+
+
 @dataclass(frozen=True)
 class ProfileInput:
     email: str | None
@@ -48,6 +74,8 @@ class ProfileInput:
     global_status: Status | None
     fields: dict[str, Any]
     subscriptions: list[SubscriptionInput] = field(default_factory=list)
+    #: Which system fields the request gave: an import sets those and keeps the others.
+    given: frozenset[str] = SYSTEM_FIELDS
 
 
 def _without(value: Mapping[str, Any], keys: list[str]) -> Mapping[str, Any]:
@@ -137,14 +165,123 @@ class ProfileData(BaseModel):
         return _without(value, _blanks(value, ("_status",)))
 
     def to_input(self) -> ProfileInput:
+        given = self.model_fields_set
         return ProfileInput(
             email=self.email,
             phones=self.phones,
             global_status=self.global_status,
             fields=dict(self.__pydantic_extra__),
             subscriptions=[subscription.to_input() for subscription in self.subscriptions],
+            given=frozenset(name for name in SYSTEM_FIELDS if _FIELD_OF.get(name, name) in given),
         )
+
+
+_FIELD_OF = {"_status": "global_status"}
 
 
 #: One profile's data where a request gives it: in XML, an empty element is an empty profile.
 PROFILE_DATA = TypeAdapter(Annotated[ProfileData, XmlObject])
+
+
+# Matching (api.md section 4): how profiles/import, update, import_batch, get and delete find
+# the profile a request means.
+
+Matching = Literal["email", "phone", "profile_id"]
+MATCHINGS: tuple[Matching, ...] = ("email", "phone", "profile_id")
+
+
+def _matching(value: object) -> Matching:
+    for matching in MATCHINGS:
+        if value == matching:
+            return matching
+    raise invalid(f"must be one of {', '.join(MATCHINGS)}")
+
+
+#: The ``matching`` parameter of a request.
+MatchingName = Annotated[Matching, PlainValidator(_matching), WithJsonSchema({"enum": list(MATCHINGS)})]
+
+
+class ProfileNotFound(NotFound):
+    """Profile not found."""
+
+
+@dataclass(frozen=True)
+class ImportInput:
+    """One profile to add or update: the value of its matching key, and what to write."""
+
+    key: str
+    profile: ProfileInput
+
+
+def profile_id_from(value: object) -> int:
+    """Profile ids are opaque strings; one that is not ours is simply not found."""
+    text = str(value).strip() if isinstance(value, str | int) and not isinstance(value, bool) else ""
+    if text.isascii() and text.isdigit() and 0 < len(text) <= 18:
+        return int(text)
+    raise ProfileNotFound(f"Profile not found: {short_repr(value)}")
+
+
+def match_key(matching: Matching, value: object, name: str) -> str:
+    """A matching key as given, checked: an email or phone is non-empty text, an id digits."""
+    if matching == "profile_id":
+        return str(profile_id_from(value))
+    limit = MAX_PROFILE_EMAIL if matching == "email" else MAX_PHONE
+    if not isinstance(value, str) or not value.strip():
+        raise BadRequest(f"Invalid parameter: {name} must be a non-empty string, got {short_repr(value)}")
+    if len(value) > limit:
+        raise BadRequest(f"Invalid parameter: {name} must be at most {limit} characters, got {short_repr(value)}")
+    return value
+
+
+def import_item(
+    matching: Matching, data: object, key: object = None, *, xml: bool = False, name: str = "data"
+) -> ImportInput:
+    """The profile an import writes and its key: ``key`` if given (the top level of the
+    body), else read from ``data``: ``email``; ``phone``, else the first of ``phones``;
+    ``profile_id``. A ``phone`` or ``profile_id`` that serves as the key is not a custom field.
+    """
+    if not isinstance(data, Mapping):
+        raise BadRequest(f"Invalid parameter: {name} must be an object of profile fields, got {short_repr(data)}")
+    fields = dict(data)
+    where: str = matching
+    if matching != "email":
+        in_data = fields.pop(matching, None)
+        if key is None and in_data not in (None, ""):
+            key, where = in_data, f"{name}.{matching}"
+    if key is None:
+        key, where = _key_in_data(matching, fields, name)
+    if key is None:
+        raise BadRequest(
+            f"Missing parameter: {matching} (matching by {matching} reads it beside matching, else from {name})"
+        )
+    checked = match_key(matching, key, where)
+    try:
+        profile = PROFILE_DATA.validate_python(fields, context={"xml": xml})
+    except ValidationError as exc:
+        raise bad_request(exc, (name,)) from None
+    return ImportInput(checked, profile.to_input())
+
+
+def _key_in_data(matching: Matching, fields: Mapping[str, Any], name: str) -> tuple[object, str]:
+    if matching == "email":
+        return fields.get("email"), f"{name}.email"
+    if matching == "phone":
+        phones = fields.get("phones")
+        if isinstance(phones, str):  # one XML element
+            return phones, f"{name}.phones[0]"
+        if isinstance(phones, Sequence) and phones:
+            return phones[0], f"{name}.phones[0]"
+    return None, name
+
+
+def import_items(
+    matching: Matching, items: Sequence[object], *, xml: bool = False, name: str = "data"
+) -> list[ImportInput | TallyError]:
+    """Each item validated alone, its errors named ``data[<index>]...``."""
+    results: list[ImportInput | TallyError] = []
+    for index, item in enumerate(items):
+        try:
+            results.append(import_item(matching, item, xml=xml, name=location_name((name, index))))
+        except TallyError as error:
+            results.append(error)
+    return results

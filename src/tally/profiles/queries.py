@@ -11,14 +11,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, func, insert, literal_column, not_, or_, select, update
+from sqlalchemy import Row, and_, bindparam, delete, func, insert, literal_column, not_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tally.profiles.keys import phone_key
-from tally.profiles.statuses import BLOCKING_STATUSES, SENDABLE_STATUSES
+from tally.profiles.statuses import BLOCKING_STATUSES, SENDABLE_STATUSES, Status
 from tally.store.engine import is_sqlite
 from tally.store.tables import profile_phones, profiles, subscriptions
 
+SUSPENDED = Status.SUSPENDED
 #: Profiles per recompute statement: each id is a bind parameter, and SQLite takes at most
 #: 32,766 of them in one statement.
 DEFAULT_RECOMPUTE_CHUNK = 5_000
@@ -72,6 +73,63 @@ async def profiles_with_phone(conn: AsyncConnection, account_id: int, database_i
         .order_by(profiles.c.id)
     )
     return [int(profile_id) for profile_id in rows.scalars()]
+
+
+# profiles_by_key: the live profiles of a database that have one of these matching keys
+# (normalised: profiles/keys.py), with every key each has; ``lock`` holds them (PostgreSQL).
+async def profiles_by_key(
+    conn: AsyncConnection,
+    account_id: int,
+    database_id: int,
+    matching: str,
+    keys: Sequence[str],
+    *,
+    lock: bool,
+    chunk: int = DEFAULT_RECOMPUTE_CHUNK,
+) -> list[Row[Any]]:
+    found: dict[int, Row[Any]] = {}
+    for start in range(0, len(keys), chunk):
+        part = list(keys[start : start + chunk])
+        query = select(profiles).where(
+            profiles.c.database_id == database_id,
+            profiles.c.account_id == account_id,
+            profiles.c.is_deleted.is_(False),
+        )
+        if matching == "email":
+            query = query.where(profiles.c.email_key.in_(part))
+        elif matching == "phone":
+            having = select(profile_phones.c.profile_id).where(
+                profile_phones.c.database_id == database_id, profile_phones.c.phone.in_(part)
+            )
+            query = query.where(profiles.c.id.in_(having))
+        else:
+            query = query.where(profiles.c.id.in_([int(key) for key in part]))
+        if lock and not is_sqlite(conn):
+            query = query.order_by(profiles.c.id).with_for_update()
+        for row in await conn.execute(query):
+            found[row.id] = row
+    return [found[profile_id] for profile_id in sorted(found)]
+
+
+# profiles_update: stored profiles' fields, one row of values per profile (executemany).
+async def profiles_update(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    names = ("email", "email_key", "phones", "fields", "global_status", "updated_at")
+    await conn.execute(
+        update(profiles)
+        .where(profiles.c.id == bindparam("b_id"))
+        .values({name: bindparam(f"b_{name}") for name in names}),
+        [{f"b_{name}": value for name, value in row.items()} for row in rows],
+    )
+
+
+# profile_phones_replace: the phone keys of stored profiles whose phones changed.
+async def profile_phones_replace(conn: AsyncConnection, profile_rows: list[dict[str, Any]]) -> None:
+    ids = [row["id"] for row in profile_rows]
+    for start in range(0, len(ids), DEFAULT_RECOMPUTE_CHUNK):
+        await conn.execute(
+            delete(profile_phones).where(profile_phones.c.profile_id.in_(ids[start : start + DEFAULT_RECOMPUTE_CHUNK]))
+        )
+    await profile_phones_insert(conn, profile_rows)
 
 
 # profile_select: a live profile of the account; ``lock`` holds it until the commit (PostgreSQL).
@@ -129,6 +187,82 @@ async def subscription_insert(conn: AsyncConnection, values: dict[str, Any]) -> 
 # subscription_update: a change of status, priority or deletion of one subscription.
 async def subscription_update(conn: AsyncConnection, subscription_id: int, values: dict[str, Any]) -> None:
     await conn.execute(update(subscriptions).where(subscriptions.c.id == subscription_id).values(**values))
+
+
+# subscriptions_of_profiles: the subscriptions of these profiles; deleted ones too unless ``live``.
+async def subscriptions_of_profiles(
+    conn: AsyncConnection, profile_ids: Sequence[int], *, live: bool = False
+) -> list[Row[Any]]:
+    found: list[Row[Any]] = []
+    for start in range(0, len(profile_ids), DEFAULT_RECOMPUTE_CHUNK):
+        query = select(subscriptions).where(
+            subscriptions.c.profile_id.in_(profile_ids[start : start + DEFAULT_RECOMPUTE_CHUNK])
+        )
+        if live:
+            query = query.where(subscriptions.c.is_deleted.is_(False))
+        found.extend(await conn.execute(query))
+    return found
+
+
+# profiles_from: a page of a database's live profiles, by id from ``from_id`` on.
+async def profiles_from(conn: AsyncConnection, database_id: int, from_id: int, limit: int) -> list[Row[Any]]:
+    rows = await conn.execute(
+        select(profiles)
+        .where(profiles.c.database_id == database_id, profiles.c.id >= from_id, profiles.c.is_deleted.is_(False))
+        .order_by(profiles.c.id)
+        .limit(limit)
+    )
+    return list(rows)
+
+
+# subscriptions_suspend: the database's live subscriptions (of one resource, on one channel)
+# that are not suspended become so, each a moment after every other of its group (the group's
+# highest moment before the statement, plus its own: their order among themselves is kept);
+# the profile id of each one changed.
+async def subscriptions_suspend(
+    conn: AsyncConnection, database_id: int, resource_id: int | None, channel: int | None, now: datetime
+) -> list[int]:
+    def scoped(table: Any) -> list[Any]:
+        conditions = [table.c.database_id == database_id]
+        if resource_id is not None:
+            conditions.append(table.c.resource_id == resource_id)
+        if channel is not None:
+            conditions.append(table.c.channel == channel)
+        return conditions
+
+    s = subscriptions.alias("s")
+    tops = (
+        select(s.c.profile_id, s.c.resource_id, s.c.channel, func.max(s.c.change_seq).label("top"))
+        .where(*scoped(s))
+        .group_by(s.c.profile_id, s.c.resource_id, s.c.channel)
+        .subquery("tops")
+    )
+    suspended = int(SUSPENDED)
+    changed = await conn.execute(
+        update(subscriptions)
+        .where(
+            *scoped(subscriptions),
+            subscriptions.c.is_deleted.is_(False),
+            subscriptions.c.status != suspended,
+            tops.c.profile_id == subscriptions.c.profile_id,
+            tops.c.resource_id == subscriptions.c.resource_id,
+            tops.c.channel == subscriptions.c.channel,
+        )
+        .values(status=suspended, change_seq=subscriptions.c.change_seq + tops.c.top, updated_at=now)
+        .returning(subscriptions.c.profile_id)
+    )
+    return [int(profile_id) for profile_id in changed.scalars()]
+
+
+# subscriptions_update: changes of stored subscriptions, one row of values each (executemany).
+async def subscriptions_update(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    names = ("status", "priority", "is_deleted", "change_seq", "updated_at")
+    await conn.execute(
+        update(subscriptions)
+        .where(subscriptions.c.id == bindparam("b_id"))
+        .values({name: bindparam(f"b_{name}") for name in names}),
+        [{f"b_{name}": value for name, value in row.items()} for row in rows],
+    )
 
 
 # subscriptions_of_profile: a profile's subscriptions that are not deleted, oldest first.

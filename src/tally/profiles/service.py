@@ -17,17 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tally.catalog import queries as catalog_queries
 from tally.catalog.channels import CHANNEL_CODES, CHANNEL_NAMES, address_key, is_deliverable
-from tally.catalog.service import Resource, database_require, resources_for_database
+from tally.catalog.service import Page, Resource, database_require, resource_require, resources_for_database
 from tally.errors import BadRequest, NotFound, TallyError
 from tally.profiles import queries
-from tally.profiles.input import ProfileInput, SubscriptionInput
+from tally.profiles.input import ImportInput, Matching, ProfileInput, ProfileNotFound, SubscriptionInput
+from tally.profiles.keys import email_key
+from tally.profiles.merge import Plan, ProfileState, StoredSubscription, normal_key
 from tally.profiles.rows import new_profile_row, new_subscription_rows
 from tally.profiles.statuses import Status
 from tally.store.types import utcnow
-
-
-class ProfileNotFound(NotFound):
-    """Profile not found."""
 
 
 @dataclass(frozen=True)
@@ -139,28 +137,286 @@ async def _insert(conn: AsyncConnection, account_id: int, database_id: int, item
     return ids
 
 
+@dataclass(frozen=True)
+class Imported:
+    """An imported item's profile, and whether this item created it."""
+
+    profile_id: int
+    created: bool
+
+
+async def profiles_import(
+    conn: AsyncConnection,
+    account_id: int,
+    database_id: int,
+    matching: Matching,
+    items: Sequence[ImportInput | TallyError],
+    *,
+    create: bool = True,
+) -> list[Imported | TallyError]:
+    """Add or update profiles found by their key; each item succeeds or fails alone.
+
+    Items apply in order (merge.py); then one statement per table writes the batch, and the
+    flags of the stored profiles it changed are recomputed. With ``create`` False (or when
+    matching by profile id, whose ids only Tally gives) an unmatched item is a 404.
+    """
+    linked = await linked_resources(conn, account_id, database_id)
+    checked = [item if isinstance(item, TallyError) else _checked_import(linked, item) for item in items]
+    keys = sorted({normal_key(matching, item.key) for item in checked if isinstance(item, ImportInput)})
+    plan = Plan(matching, await _stored_states(conn, account_id, database_id, matching, keys))
+    placed: list[tuple[ProfileState, bool] | TallyError] = []
+    for item in checked:
+        if isinstance(item, TallyError):
+            placed.append(item)
+            continue
+        state = plan.find(item.key)
+        if state is not None:
+            plan.update(state, item.profile)
+            placed.append((state, False))
+        elif create and matching != "profile_id":
+            placed.append((plan.add(item), True))
+        else:
+            placed.append(ProfileNotFound(f"Profile not found: {item.key}"))
+    await _write_plan(conn, account_id, database_id, plan)
+    return [
+        outcome if isinstance(outcome, TallyError) else Imported(_id_of(outcome[0]), outcome[1]) for outcome in placed
+    ]
+
+
+def _checked_import(linked: LinkedResources, item: ImportInput) -> ImportInput | TallyError:
+    try:
+        linked.check_profile(item.profile)
+    except TallyError as error:
+        return error
+    return item
+
+
+def _id_of(state: ProfileState) -> int:
+    assert state.id is not None, "every profile of a written plan has its id"
+    return state.id
+
+
+async def _stored_states(
+    conn: AsyncConnection, account_id: int, database_id: int, matching: Matching, keys: list[str]
+) -> list[ProfileState]:
+    """The stored profiles that have one of ``keys``, locked, with all their subscriptions."""
+    if not keys:
+        return []
+    rows = await queries.profiles_by_key(conn, account_id, database_id, matching, keys, lock=True)
+    states = {
+        row.id: ProfileState(
+            id=row.id,
+            email=row.email,
+            phones=list(row.phones),
+            global_status=row.global_status,
+            fields=dict(row.fields),
+        )
+        for row in rows
+    }
+    for row in await queries.subscriptions_of_profiles(conn, list(states)):
+        state = states[row.profile_id]
+        state.subscriptions[(row.resource_id, row.channel, row.address_key)] = StoredSubscription(
+            id=row.id,
+            resource_id=row.resource_id,
+            channel=row.channel,
+            address=row.address,
+            address_key=row.address_key,
+            status=row.status,
+            priority=row.priority,
+            is_deleted=row.is_deleted,
+            change_seq=row.change_seq,
+        )
+        group = (row.resource_id, row.channel)
+        state.moments[group] = max(state.moments.get(group, 0), row.change_seq)
+    return list(states.values())
+
+
+async def _write_plan(conn: AsyncConnection, account_id: int, database_id: int, plan: Plan) -> None:
+    now = utcnow()
+    created = [state for state in plan.profiles if state.id is None]
+    if created:
+        ids = await _insert(conn, account_id, database_id, [_as_new_profile(state) for state in created])
+        for state, profile_id in zip(created, ids, strict=True):
+            state.id = profile_id
+    stored = [state for state in plan.profiles if state.id is not None and state not in created]
+    changed = [_profile_values(state, now) for state in stored if state.changed]
+    if changed:
+        await queries.profiles_update(conn, changed)
+    rephoned = [_profile_values(state, now) | {"database_id": database_id} for state in stored if state.phones_changed]
+    if rephoned:
+        await queries.profile_phones_replace(conn, rephoned)
+    new_rows, changed_rows = [], []
+    for state in stored:
+        for subscription in state.subscriptions.values():
+            if not subscription.changed:
+                continue
+            if subscription.id is None:
+                new_rows.append(_new_subscription(state, database_id, subscription, now))
+            else:
+                changed_rows.append(
+                    {
+                        "id": subscription.id,
+                        "status": subscription.status,
+                        "priority": subscription.priority,
+                        "is_deleted": subscription.is_deleted,
+                        "change_seq": subscription.change_seq,
+                        "updated_at": now,
+                    }
+                )
+    if new_rows:
+        await queries.subscriptions_insert(conn, new_rows)
+    if changed_rows:
+        await queries.subscriptions_update(conn, changed_rows)
+    stale = [_id_of(state) for state in stored if state.flags_stale]
+    if stale:
+        await queries.subscriptions_recompute_flags(conn, stale)
+
+
+def _as_new_profile(state: ProfileState) -> ProfileInput:
+    return ProfileInput(
+        email=state.email,
+        phones=state.phones,
+        global_status=None if state.global_status is None else Status(state.global_status),
+        fields=state.fields,
+        subscriptions=state.written,
+    )
+
+
+def _profile_values(state: ProfileState, now: Any) -> dict[str, Any]:
+    return {
+        "id": state.id,
+        "email": state.email,
+        "email_key": email_key(state.email),
+        "phones": state.phones,
+        "fields": state.fields,
+        "global_status": state.global_status,
+        "updated_at": now,
+    }
+
+
+def _new_subscription(
+    state: ProfileState, database_id: int, subscription: StoredSubscription, now: Any
+) -> dict[str, Any]:
+    """A new subscription of a stored profile; its flags come from the recompute after it."""
+    return {
+        "profile_id": state.id,
+        "database_id": database_id,
+        "resource_id": subscription.resource_id,
+        "channel": subscription.channel,
+        "address": subscription.address,
+        "address_key": subscription.address_key,
+        "status": subscription.status,
+        "priority": subscription.priority,
+        "is_deleted": False,
+        "change_seq": subscription.change_seq,
+        "is_deliverable": is_deliverable(CHANNEL_NAMES[subscription.channel], subscription.address),
+        "is_effective": False,
+        "is_sendable": False,
+        "updated_at": now,
+    }
+
+
+async def profile_find(
+    conn: AsyncConnection, account_id: int, database_id: int | None, matching: Matching, key: str
+) -> int:
+    """The id of the oldest live profile with this key (emails and phones: in ``database_id``)."""
+    if matching == "profile_id":
+        profile = await _profile_require(conn, account_id, int(key))
+        if database_id is None or profile.database_id == database_id:
+            return int(profile.id)
+    else:
+        if database_id is None:
+            raise BadRequest(f"Missing parameter: db_id (matching by {matching} finds a profile within one database)")
+        await database_require(conn, account_id, database_id)
+        found = await queries.profiles_by_key(
+            conn, account_id, database_id, matching, [normal_key(matching, key)], lock=False
+        )
+        if found:
+            return int(found[0].id)
+    raise ProfileNotFound(f"Profile not found: {key}")
+
+
 async def profile_get(conn: AsyncConnection, account_id: int, profile_id: int) -> Profile:
     profile = await _profile_require(conn, account_id, profile_id)
-    rows = await queries.subscriptions_of_profile(conn, profile_id)
-    return Profile(
-        id=profile.id,
-        database_id=profile.database_id,
-        email=profile.email,
-        phones=profile.phones,
-        global_status=None if profile.global_status is None else Status(profile.global_status),
-        fields=profile.fields,
-        subscriptions=[
-            Subscription(
-                resource_id=row.resource_id,
-                channel=CHANNEL_NAMES[row.channel],
-                address=row.address,
-                status=Status(row.status),
-                priority=row.priority,
-                is_effective=row.is_effective,
-            )
-            for row in rows
-        ],
+    [found] = _profiles([profile], await queries.subscriptions_of_profile(conn, profile_id))
+    return found
+
+
+async def profiles_page(
+    conn: AsyncConnection, account_id: int, database_id: int, from_id: int, limit: int
+) -> Page[Profile]:
+    """The live profiles of a database from ``from_id`` on, with their subscriptions."""
+    database = await database_require(conn, account_id, database_id)
+    rows = await queries.profiles_from(conn, database_id, from_id, limit + 1)
+    page = rows[:limit]
+    subscriptions = await queries.subscriptions_of_profiles(conn, [row.id for row in page], live=True)
+    return Page(
+        items=_profiles(page, subscriptions),
+        next_from_id=rows[limit].id if len(rows) > limit else 0,
+        total_count=database.profiles_count,
     )
+
+
+def _profiles(rows: Sequence[Row[Any]], subscription_rows: Sequence[Row[Any]]) -> list[Profile]:
+    by_profile: dict[int, list[Subscription]] = {row.id: [] for row in rows}
+    for row in sorted(subscription_rows, key=lambda row: row.id):
+        by_profile[row.profile_id].append(_subscription(row))
+    return [
+        Profile(
+            id=row.id,
+            database_id=row.database_id,
+            email=row.email,
+            phones=row.phones,
+            global_status=None if row.global_status is None else Status(row.global_status),
+            fields=row.fields,
+            subscriptions=by_profile[row.id],
+        )
+        for row in rows
+    ]
+
+
+def _subscription(row: Row[Any]) -> Subscription:
+    return Subscription(
+        resource_id=row.resource_id,
+        channel=CHANNEL_NAMES[row.channel],
+        address=row.address,
+        status=Status(row.status),
+        priority=row.priority,
+        is_effective=row.is_effective,
+    )
+
+
+async def subscriptions_page(
+    conn: AsyncConnection, account_id: int, database_id: int, profile_id: int, from_id: int, limit: int
+) -> Page[Subscription]:
+    """One profile's live subscriptions, paged by their (internal, ordered) ids."""
+    await _profile_of_database(conn, account_id, database_id, profile_id, lock=False)
+    rows = await queries.subscriptions_of_profile(conn, profile_id)
+    after = [row for row in rows if row.id >= from_id]
+    return Page(
+        items=[_subscription(row) for row in after[:limit]],
+        next_from_id=after[limit].id if len(after) > limit else 0,
+        total_count=len(rows),
+    )
+
+
+async def subscriptions_suspend_all(
+    conn: AsyncConnection, account_id: int, database_id: int, resource_id: int | None, channel: str | None
+) -> int:
+    """Every live subscription of the database (of one resource, on one channel) that is not
+    suspended becomes so; how many changed. Each change is a change (counting.md): it takes
+    a moment after every other of its (profile, resource, channel)."""
+    await database_require(conn, account_id, database_id)
+    if resource_id is not None:
+        linked, _ = await resources_for_database(conn, account_id, database_id)
+        if resource_id not in linked:
+            await resource_require(conn, account_id, resource_id)
+            raise BadRequest(f"Invalid parameter: resource {resource_id} is not linked to database {database_id}")
+    code = None if channel is None else CHANNEL_CODES[channel]
+    changed = await queries.subscriptions_suspend(conn, database_id, resource_id, code, utcnow())
+    if changed:
+        await queries.subscriptions_recompute_flags(conn, changed)
+    return len(changed)
 
 
 async def profile_delete(conn: AsyncConnection, account_id: int, profile_id: int) -> None:
@@ -244,8 +500,10 @@ async def _profile_require(conn: AsyncConnection, account_id: int, profile_id: i
     return row
 
 
-async def _profile_of_database(conn: AsyncConnection, account_id: int, database_id: int, profile_id: int) -> Row[Any]:
-    profile = await _profile_require(conn, account_id, profile_id, lock=True)
+async def _profile_of_database(
+    conn: AsyncConnection, account_id: int, database_id: int, profile_id: int, *, lock: bool = True
+) -> Row[Any]:
+    profile = await _profile_require(conn, account_id, profile_id, lock=lock)
     if profile.database_id != database_id:
         raise ProfileNotFound(f"Profile not found: {profile_id}")
     return profile
