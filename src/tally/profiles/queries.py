@@ -215,10 +215,10 @@ async def profiles_from(conn: AsyncConnection, database_id: int, from_id: int, l
     return list(rows)
 
 
-# subscriptions_suspend: the database's live subscriptions (of one resource, on one channel)
-# that are not suspended become so, each a moment after every other of its group (the group's
-# highest moment before the statement, plus its own: their order among themselves is kept);
-# the profile id of each one changed.
+# subscriptions_suspend: the live subscriptions of the database's live profiles (of one
+# resource, on one channel) that are not suspended become so, each a moment after every other
+# of its group (the group's highest moment before the statement, plus its own: their order
+# among themselves is kept); the profile id of each one changed.
 async def subscriptions_suspend(
     conn: AsyncConnection, database_id: int, resource_id: int | None, channel: int | None, now: datetime
 ) -> list[int]:
@@ -247,6 +247,8 @@ async def subscriptions_suspend(
             tops.c.profile_id == subscriptions.c.profile_id,
             tops.c.resource_id == subscriptions.c.resource_id,
             tops.c.channel == subscriptions.c.channel,
+            profiles.c.id == subscriptions.c.profile_id,
+            profiles.c.is_deleted.is_(False),
         )
         .values(status=suspended, change_seq=subscriptions.c.change_seq + tops.c.top, updated_at=now)
         .returning(subscriptions.c.profile_id)
