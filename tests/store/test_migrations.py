@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -10,6 +12,8 @@ from sqlalchemy import delete, func, inspect, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from tally.catalog.channels import address_key
+from tally.profiles.queries import subscriptions_recompute_flags
 from tally.store.migrate import downgrade, is_current, upgrade
 from tally.store.tables import (
     counter_sets,
@@ -21,6 +25,8 @@ from tally.store.tables import (
     resources,
     subscriptions,
 )
+
+T = TypeVar("T")
 
 
 def _differences(connection: Connection) -> list[Any]:
@@ -83,17 +89,23 @@ async def _insert_at_0003(conn: AsyncConnection) -> None:
         await conn.exec_driver_sql(statement)
 
 
-async def _upgrade_over_stored_data(engine: AsyncEngine, *statements: str) -> None:
+async def _upgrade_over_stored_data(
+    engine: AsyncEngine, *statements: str, measure: Callable[[AsyncConnection], Awaitable[T]] | None = None
+) -> T | None:
     """Back to schema 0003, one of everything stored in its shape (and ``statements``), then
-    upgraded to the newest schema again."""
+    upgraded to the newest schema again; ``measure``'s answer on the data before the upgrade."""
     await downgrade(engine, "0003")
+    measured = None
     try:
         async with engine.begin() as conn:
             await _insert_at_0003(conn)
             for statement in statements:
                 await conn.exec_driver_sql(statement)
+            if measure is not None:
+                measured = await measure(conn)
     finally:
         await upgrade(engine)
+    return measured
 
 
 async def test_upgrade_from_0003_keeps_the_data_and_deletes_cascade(engine: AsyncEngine) -> None:
@@ -141,3 +153,119 @@ async def test_upgrade_keys_stored_emails_and_phones_for_matching(engine: AsyncE
         assert await conn.scalar(select(profiles.c.email)) == " Ann@Example.ORG"
         rows = (await conn.execute(select(profile_phones.c.phone).order_by(profile_phones.c.phone))).scalars().all()
     assert rows == ["+79001234567", "8 900"]
+
+
+def _cc_subscription(backend: str, row_id: int, profile_id: int, channel: int, cc_data: Any, **values: Any) -> str:
+    """A cc_data subscription of resource 2 in the shape schema 0003 stores it, keyed as then."""
+    address = {"cc_data": cc_data}
+    row = {"status": 0, "priority": 0, "is_deleted": False, "change_seq": 1, "is_deliverable": True}
+    row |= {"is_effective": False, "is_sendable": False} | values
+    literal = {True: "true", False: "false"} if backend == "postgres" else {True: "1", False: "0"}
+    columns = ", ".join(row)
+    shown = ", ".join(literal[value] if isinstance(value, bool) else str(value) for value in row.values())
+    old_key = json.dumps(address, sort_keys=True, separators=(",", ":"))
+    return (
+        "INSERT INTO subscriptions (id, profile_id, database_id, resource_id, channel, address, address_key, "
+        f"updated_at, {columns}) VALUES ({row_id}, {profile_id}, 1, 2, {channel}, '{json.dumps(address)}', "
+        f"'{old_key}', '2024-04-17 21:36:01', {shown})"
+    )
+
+
+_CC_CATALOG = (
+    "INSERT INTO resources (id, account_id, name, channels, created_at) "
+    "VALUES (2, 1, 'Bots', 'telegram_bot,viber,whatsapp,notify', '2024-04-17 21:36:01')",
+    "INSERT INTO database_resources (database_id, resource_id) VALUES (1, 2)",
+)
+
+
+def _profiles_at_0003(backend: str, ids: range, global_status: str = "NULL") -> str:
+    false = "false" if backend == "postgres" else "0"
+    rows = ", ".join(
+        f"({i}, 1, 1, NULL, '[]', '{{}}', {global_status}, {false}, '2024-04-17 21:36:01', '2024-04-17 21:36:01')"
+        for i in ids
+    )
+    return (
+        "INSERT INTO profiles (id, account_id, database_id, email, phones, fields, global_status, is_deleted, "
+        f"created_at, updated_at) VALUES {rows}"
+    )
+
+
+async def _effective_counts(conn: AsyncConnection) -> list[Any]:
+    """What a refresh counts: effective subscriptions per (resource, channel, status, sendable)."""
+    s = subscriptions.c
+    rows = await conn.execute(
+        select(s.resource_id, s.channel, s.status, s.is_sendable, func.count())
+        .where(s.is_effective)
+        .group_by(s.resource_id, s.channel, s.status, s.is_sendable)
+    )
+    return sorted(tuple(row) for row in rows)
+
+
+async def _flags(conn: AsyncConnection) -> list[Any]:
+    rows = await conn.execute(select(subscriptions.c.id, subscriptions.c.is_effective, subscriptions.c.is_sendable))
+    return sorted(tuple(row) for row in rows)
+
+
+async def test_upgrade_merges_cc_data_subscriptions_whose_ids_differ_only_in_type(
+    engine: AsyncEngine, backend: str
+) -> None:
+    def row(*args: Any, **values: Any) -> str:
+        return _cc_subscription(backend, *args, **values)
+
+    stored = [
+        *_CC_CATALOG,
+        _profiles_at_0003(backend, range(2, 3), global_status="1"),
+        # Profile 1, telegram_bot: 123 three ways; the effective one ("123", the latest) stays.
+        row(10, 1, 3, {"id": 123}, change_seq=1),
+        row(11, 1, 3, {"id": "123"}, status=1, change_seq=2, is_effective=True),
+        row(12, 1, 3, {"id": 123.0}, change_seq=3, is_deleted=True),
+        row(13, 1, 3, {"id": 456}, priority=1, change_seq=4),
+        # Profile 1, viber: the number wins by priority though the text is more recent, so the
+        # effective subscription (and every count) stays; it takes the key the text had.
+        row(14, 1, 4, {"phone": 79001234567}, change_seq=1, is_deliverable=False, is_effective=True),
+        row(15, 1, 4, {"phone": "79001234567"}, status=1, priority=3, change_seq=2, is_deliverable=False),
+        # Profile 2 (globally blocked): one id on two channels is two subscriptions.
+        row(20, 2, 3, {"id": 123}, is_effective=True),
+        row(21, 2, 5, {"id": "123"}, status=4, is_effective=True),
+        row(22, 2, 6, {"id": 7, "phone": "+79001234567"}, is_effective=True),
+    ]
+    before = await _upgrade_over_stored_data(engine, *stored, measure=_effective_counts)
+    async with engine.begin() as conn:
+        rows = (await conn.execute(select(subscriptions).order_by(subscriptions.c.id))).all()
+        assert [row.id for row in rows] == [1, 11, 13, 14, 20, 21, 22]
+        assert await _effective_counts(conn) == before
+        # Addresses stay as given; every cc_data key is the one the code computes now.
+        addresses = {row.id: row.address for row in rows}
+        assert (addresses[13], addresses[14]) == ({"cc_data": {"id": 456}}, {"cc_data": {"phone": 79001234567}})
+        keys = {row.id: row.address_key for row in rows}
+        assert keys[1] == "k"
+        assert keys[14] == '{"cc_data":{"phone":"79001234567"}}'
+        assert all(keys[row.id] == address_key(row.address) for row in rows if row.channel >= 3)
+        assert {row.id: row.status for row in rows if row.is_effective} == {1: 0, 11: 1, 14: 0, 20: 0, 21: 4, 22: 0}
+        # The flags are those the rules give.
+        flags = await _flags(conn)
+        await subscriptions_recompute_flags(conn, [1, 2])
+        assert await _flags(conn) == flags
+
+
+async def test_upgrade_merges_cc_data_subscriptions_across_batches(engine: AsyncEngine, backend: str) -> None:
+    profile_ids = range(2, 2503)  # more than two batches of 1,000 profiles
+    insert = "INSERT INTO subscriptions (id, profile_id, database_id, resource_id, channel, address, address_key, "
+    insert += "status, priority, is_deleted, change_seq, is_deliverable, is_effective, is_sendable, updated_at) VALUES "
+    false, true = ("false", "true") if backend == "postgres" else ("0", "1")
+    values = ", ".join(
+        f"""({2 * i}, {i}, 1, 2, 3, '{{"cc_data": {{"id": {i}}}}}', '{{"cc_data":{{"id":{i}}}}}', 0, 0, {false}, 2, """
+        f"{true}, {true}, {true}, '2024-04-17 21:36:01'), "
+        f"""({2 * i + 1}, {i}, 1, 2, 3, '{{"cc_data": {{"id": "{i}"}}}}', '{{"cc_data":{{"id":"{i}"}}}}', 1, 0, """
+        f"{false}, 1, {true}, {false}, {false}, '2024-04-17 21:36:01')"
+        for i in profile_ids
+    )
+    before = await _upgrade_over_stored_data(
+        engine, *_CC_CATALOG, _profiles_at_0003(backend, profile_ids), insert + values, measure=_effective_counts
+    )
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(subscriptions).where(subscriptions.c.channel == 3))).all()
+        assert await _effective_counts(conn) == before
+    # The JSON number was the more recent write of each pair: it stays, keyed by its text.
+    assert sorted(row.id for row in rows) == [2 * i for i in profile_ids]
+    assert all(row.address_key == f'{{"cc_data":{{"id":"{row.profile_id}"}}}}' for row in rows)

@@ -73,6 +73,27 @@ def is_deliverable(channel: str, address: Mapping[str, Any]) -> bool:
     return has_id or is_phone(cc_data.get("phone"))
 
 
+#: The cc_data fields keyed by their text (``_cc_data_text``).
+CC_DATA_FIELDS = ("id", "phone")
+
+
+def _cc_data_text(value: object) -> object:
+    """A cc_data value as the text XML would carry for it (docs/design.md, "cc_data ids").
+
+    An integral number is its decimal digits (``123``, ``123.0``: ``"123"``), another number
+    the text JSON writes (``0.5``: ``"0.5"``). A string stays exactly as given: ids are opaque
+    (a Viber id is case-sensitive), and XML already trims element text, so trimming would
+    join no two wire forms. A boolean stays one: it is no id (is_deliverable) while
+    ``"true"`` is, and one subscription must not change deliverability with its first write.
+    A number and its text always agree on it: both are ids, neither is a phone.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 #: Longest canonical text kept as the key itself, in UTF-8 bytes. The key sits in a unique
 #: B-tree index (``address_key`` is ``String(1000)``, and PostgreSQL refuses index entries
 #: above about 2.7 kB), so a longer address is identified by a digest of its text instead.
@@ -82,10 +103,17 @@ MAX_PLAIN_KEY_BYTES = 500
 def address_key(address: Mapping[str, Any]) -> str:
     """A canonical text that identifies an address within its channel.
 
-    The sorted JSON of the address; for a long address (stored as given, up to 10,000
-    characters per field), ``sha256:`` and the hex digest of that JSON. A JSON text starts
-    with ``{``, so the two forms never collide.
+    The sorted JSON of the address with a cc_data ``id`` and ``phone`` as text: XML cannot
+    say whether ``<id>123</id>`` is a number, so JSON ``123`` and XML's ``"123"`` must be one
+    subscription (the address itself is stored as given). For a long address (stored as
+    given, up to 10,000 characters per field), ``sha256:`` and the hex digest of that JSON.
+    A JSON text starts with ``{``, so the two forms never collide. Migration 0008 recomputed
+    the stored keys with a copy of these rules: changing them needs a migration too.
     """
+    cc_data = address.get("cc_data")
+    if isinstance(cc_data, Mapping):
+        canonical = {name: _cc_data_text(value) if name in CC_DATA_FIELDS else value for name, value in cc_data.items()}
+        address = {**address, "cc_data": canonical}
     text = json.dumps(address, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     encoded = text.encode("utf-8", "surrogatepass")
     if len(encoded) <= MAX_PLAIN_KEY_BYTES:
