@@ -263,3 +263,31 @@ feedback_deliveries = Table(
     Column("finished_at", UTCDateTime(), nullable=True),
     Index("uq_feedback_deliveries_task_url_type", "task_id", "url", "type", unique=True),
 )
+
+# How far each `tally import` of a file into a database got (imports/checkpoints.py). It is
+# written in the transaction of every batch, so that it always says exactly which rows are
+# in: a resumed import seeks to `byte_offset` and goes on from there.
+import_checkpoints = Table(
+    "import_checkpoints",
+    metadata,
+    Column("database_id", BigInteger, ForeignKey("databases.id", ondelete="CASCADE"), primary_key=True),
+    # The file's size and the SHA-256 of its first MiB: resuming another file is refused.
+    Column("fingerprint", String(100), primary_key=True),
+    Column("file_name", Text, nullable=False),
+    # The options of the run (format, matching, resource, ...): a resume must give the same.
+    Column("options", JSON, nullable=False),
+    # The run that writes it: a later run over the same file stops an earlier one still going.
+    Column("run_id", String(36), nullable=False),
+    # Physical lines, records and bytes of the file consumed by committed batches.
+    Column("line", BigInteger, nullable=False),
+    Column("records", BigInteger, nullable=False),
+    Column("byte_offset", BigInteger, nullable=False),
+    Column("added", BigInteger, nullable=False),
+    Column("updated", BigInteger, nullable=False),
+    Column("rejected", BigInteger, nullable=False),
+    # Size of the rejects file after the last committed batch: a resume cuts it back to this.
+    Column("rejects_bytes", BigInteger, nullable=False),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime(), nullable=True),
+)
