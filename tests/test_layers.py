@@ -32,6 +32,7 @@ RANKS: dict[str, int] = {
     "tally.counters": 6,
     "tally.tasks": 6,
     "tally.feedback": 6,
+    "tally.imports": 6,
     "tally.demo": 7,
     "tally.app": 7,
     "tally.cli": 7,
