@@ -20,6 +20,7 @@ from tally.cli.common import (
     setup_logging,
 )
 from tally.cli.demo import demo
+from tally.cli.imports import import_command
 from tally.config import DEFAULT_WORKER_CONCURRENCY
 from tally.errors import NotFound
 from tally.feedback.service import secret_create
@@ -231,3 +232,4 @@ def secret_rotate_command(account: str, database_url: str | None) -> None:
 
 
 cli.add_command(demo)
+cli.add_command(import_command)
