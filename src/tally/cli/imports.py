@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shlex
 import signal
 from pathlib import Path
@@ -123,7 +124,9 @@ def import_command(ctx: click.Context, /, file: Path, database_id: int, **option
 
         loop = asyncio.get_running_loop()
         for number in EXIT_SIGNAL:
-            loop.add_signal_handler(number, on_signal, number)
+            # Only the main thread can take signals (a test may run the command in another).
+            with contextlib.suppress(ValueError, RuntimeError):
+                loop.add_signal_handler(number, on_signal, number)
         engine = await open_engine(settings)
         try:
             try:
