@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tally.catalog.channels import CHANNEL_CODES
+from tally.catalog.queries import Lock
 from tally.catalog.service import database_require, require_linked, resource_require
 from tally.counters import queries
 from tally.counters.count import Tally, count_chunk, plan_chunks
@@ -30,8 +31,13 @@ def dedupe_key(database_id: int, resource_id: int) -> str:
 
 
 async def refresh_start(conn: AsyncConnection, account_id: int, database_id: int, resource_id: int) -> str:
-    """Queue a refresh, or return the one already queued or running for the same pair."""
-    await database_require(conn, account_id, database_id)
+    """Queue a refresh, or return the one already queued or running for the same pair.
+
+    The database stays pinned until commit (PostgreSQL): databases/delete and resources/delete
+    lock it for a change before they look for its tasks, so they either see this one or
+    have committed before it looks (and it finds no database).
+    """
+    await database_require(conn, account_id, database_id, lock=Lock.PIN)
     await resource_require(conn, account_id, resource_id)
     await require_linked(conn, database_id, resource_id)
     task_id, _ = await task_insert(
