@@ -75,6 +75,31 @@ async def main() -> None:
                 {"name": "Newsletter", "channels": ["email", "sms", "push"], "dbs_ids": [database_id]},
             )
         )["id"]
+        archive_id = (await call("Create a second database", "databases/add", {"name": "Archive"}))["id"]
+        await call(
+            "Rename a database (ext)",
+            "databases/update",
+            {"id": database_id, "description": "Shop and newsletter sign-ups"},
+            "Fields left out stay as they are; the answer is the database as `databases/get` shows it.\n\n",
+        )
+        await call(
+            "Change a resource: its name, its channels, its databases (ext)",
+            "resources/update",
+            {"id": resource_id, "name": "Weekly newsletter", "dbs_ids": [database_id, archive_id]},
+            "`channels` and `dbs_ids` are the full new lists.\n\n",
+        )
+        await call(
+            "List the databases",
+            "databases/list",
+            {"from_id": 1, "limit": 100},
+            "As Altcraft's own: `data` is the list, `next_from_id` (0 on the last page) and "
+            "`total_count` follow `error_text`.\n\n",
+        )
+        await call_xml(
+            "List the resources, in XML (one <data> per item)",
+            "resources/list",
+            f"<xml>\n<token>{token}</token>\n<format>xml</format>\n</xml>",
+        )
         ann = {
             "email": "ann@example.org",
             "phones": ["+79001234567"],
@@ -116,10 +141,21 @@ async def main() -> None:
             "databases/get_counters",
             {"id": database_id, "resource_id": resource_id},
         )
+        await call(
+            "Delete a database with its profiles, subscriptions and counters (ext)",
+            "databases/delete",
+            {"id": archive_id},
+            "409 while a task of the database (a refresh) is queued or running.\n\n",
+        )
         out.append("\n# Errors\n\nThe HTTP status equals `error`; `error_text` names the problem and the value.\n")
         await call("A parameter of the wrong type", "databases/refresh_counters", {"id": "abc", "resource_id": 1})
         await call("An unknown (or another account's) database", "databases/get", {"id": 987654})
         await call("A task id that names no task", "tasks/status", {"task_id": "nope"})
+        await call(
+            "Removing a channel that live subscriptions use",
+            "resources/update",
+            {"id": resource_id, "channels": ["push"]},
+        )
     text = "".join(out)
     print(re.sub(r"\n{3,}", "\n\n", text).rstrip())
 
