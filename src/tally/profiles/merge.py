@@ -20,7 +20,7 @@ from tally.profiles.input import ImportInput, Matching, ProfileInput, Subscripti
 from tally.profiles.keys import email_key, phone_key
 
 
-@dataclass
+@dataclass(eq=False)
 class StoredSubscription:
     """A subscription as stored (deleted or not), and whether the plan changed it."""
 
@@ -36,7 +36,7 @@ class StoredSubscription:
     changed: bool = False
 
 
-@dataclass
+@dataclass(eq=False)
 class ProfileState:
     """One profile as the plan sees it: stored (``id`` set) or new (``id`` None)."""
 

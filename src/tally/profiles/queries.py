@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tally.profiles.keys import phone_key
 from tally.profiles.statuses import BLOCKING_STATUSES, SENDABLE_STATUSES, Status
+from tally.store.bulk import insert_rows, one_of
 from tally.store.engine import is_sqlite
 from tally.store.tables import profile_phones, profiles, subscriptions
 
@@ -45,7 +46,7 @@ async def profile_ids_allocate(conn: AsyncConnection, count: int) -> list[int]:
 
 # profiles_insert: new profiles, one statement for all of them.
 async def profiles_insert(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
-    await conn.execute(insert(profiles), rows)
+    await insert_rows(conn, profiles, rows)
 
 
 # profile_phones_insert: the phone keys of new profiles, each once per profile (matching by phone).
@@ -55,8 +56,7 @@ async def profile_phones_insert(conn: AsyncConnection, profile_rows: list[dict[s
         for row in profile_rows
         for key in dict.fromkeys(phone_key(phone) for phone in row["phones"])
     ]
-    if rows:
-        await conn.execute(insert(profile_phones), rows)
+    await insert_rows(conn, profile_phones, rows)
 
 
 # profiles_with_phone: the live profiles of a database that have this phone, oldest first.
@@ -76,39 +76,28 @@ async def profiles_with_phone(conn: AsyncConnection, account_id: int, database_i
 
 
 # profiles_by_key: the live profiles of a database that have one of these matching keys
-# (normalised: profiles/keys.py), with every key each has; ``lock`` holds them (PostgreSQL).
+# (normalised: profiles/keys.py), oldest first; ``lock`` holds them until the commit (PostgreSQL).
 async def profiles_by_key(
-    conn: AsyncConnection,
-    account_id: int,
-    database_id: int,
-    matching: str,
-    keys: Sequence[str],
-    *,
-    lock: bool,
-    chunk: int = DEFAULT_RECOMPUTE_CHUNK,
+    conn: AsyncConnection, account_id: int, database_id: int, matching: str, keys: Sequence[str], *, lock: bool
 ) -> list[Row[Any]]:
-    found: dict[int, Row[Any]] = {}
-    for start in range(0, len(keys), chunk):
-        part = list(keys[start : start + chunk])
-        query = select(profiles).where(
-            profiles.c.database_id == database_id,
-            profiles.c.account_id == account_id,
-            profiles.c.is_deleted.is_(False),
+    query = select(profiles).where(
+        profiles.c.database_id == database_id,
+        profiles.c.account_id == account_id,
+        profiles.c.is_deleted.is_(False),
+    )
+    if matching == "email":
+        query = query.where(one_of(conn, profiles.c.email_key, keys))
+    elif matching == "phone":
+        having = select(profile_phones.c.profile_id).where(
+            profile_phones.c.database_id == database_id, one_of(conn, profile_phones.c.phone, keys)
         )
-        if matching == "email":
-            query = query.where(profiles.c.email_key.in_(part))
-        elif matching == "phone":
-            having = select(profile_phones.c.profile_id).where(
-                profile_phones.c.database_id == database_id, profile_phones.c.phone.in_(part)
-            )
-            query = query.where(profiles.c.id.in_(having))
-        else:
-            query = query.where(profiles.c.id.in_([int(key) for key in part]))
-        if lock and not is_sqlite(conn):
-            query = query.order_by(profiles.c.id).with_for_update()
-        for row in await conn.execute(query):
-            found[row.id] = row
-    return [found[profile_id] for profile_id in sorted(found)]
+        query = query.where(profiles.c.id.in_(having))
+    else:
+        query = query.where(one_of(conn, profiles.c.id, [int(key) for key in keys]))
+    query = query.order_by(profiles.c.id)
+    if lock and not is_sqlite(conn):
+        query = query.with_for_update()
+    return list(await conn.execute(query))
 
 
 # profiles_update: stored profiles' fields, one row of values per profile (executemany).
@@ -125,10 +114,7 @@ async def profiles_update(conn: AsyncConnection, rows: list[dict[str, Any]]) -> 
 # profile_phones_replace: the phone keys of stored profiles whose phones changed.
 async def profile_phones_replace(conn: AsyncConnection, profile_rows: list[dict[str, Any]]) -> None:
     ids = [row["id"] for row in profile_rows]
-    for start in range(0, len(ids), DEFAULT_RECOMPUTE_CHUNK):
-        await conn.execute(
-            delete(profile_phones).where(profile_phones.c.profile_id.in_(ids[start : start + DEFAULT_RECOMPUTE_CHUNK]))
-        )
+    await conn.execute(delete(profile_phones).where(one_of(conn, profile_phones.c.profile_id, ids)))
     await profile_phones_insert(conn, profile_rows)
 
 
@@ -151,7 +137,7 @@ async def profile_mark_deleted(conn: AsyncConnection, profile_id: int, now: date
 
 # subscriptions_insert: new rows with their flags already computed (profiles_add).
 async def subscriptions_insert(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
-    await conn.execute(insert(subscriptions), rows)
+    await insert_rows(conn, subscriptions, rows)
 
 
 # subscription_find: one subscription by its identity, deleted or not.
@@ -193,15 +179,10 @@ async def subscription_update(conn: AsyncConnection, subscription_id: int, value
 async def subscriptions_of_profiles(
     conn: AsyncConnection, profile_ids: Sequence[int], *, live: bool = False
 ) -> list[Row[Any]]:
-    found: list[Row[Any]] = []
-    for start in range(0, len(profile_ids), DEFAULT_RECOMPUTE_CHUNK):
-        query = select(subscriptions).where(
-            subscriptions.c.profile_id.in_(profile_ids[start : start + DEFAULT_RECOMPUTE_CHUNK])
-        )
-        if live:
-            query = query.where(subscriptions.c.is_deleted.is_(False))
-        found.extend(await conn.execute(query))
-    return found
+    query = select(subscriptions).where(one_of(conn, subscriptions.c.profile_id, profile_ids))
+    if live:
+        query = query.where(subscriptions.c.is_deleted.is_(False))
+    return list(await conn.execute(query))
 
 
 # profiles_from: a page of a database's live profiles, by id from ``from_id`` on.
@@ -284,7 +265,7 @@ async def subscriptions_recompute_flags(
 ) -> None:
     ids = sorted(set(profile_ids))
     for start in range(0, len(ids), chunk):
-        flags = _flags(ids[start : start + chunk])
+        flags = _flags(conn, ids[start : start + chunk])
         await conn.execute(
             update(subscriptions)
             .where(
@@ -298,7 +279,7 @@ async def subscriptions_recompute_flags(
         )
 
 
-def _flags(profile_ids: list[int]) -> Any:
+def _flags(conn: AsyncConnection, profile_ids: list[int]) -> Any:
     """What the flags of these profiles' subscriptions should be (a subquery of id and flags).
 
     The first of each (profile, resource, channel) in the order not deleted, lowest
@@ -322,7 +303,7 @@ def _flags(profile_ids: list[int]) -> Any:
             ).label("is_unblocked"),
         )
         .join(profiles, profiles.c.id == s.c.profile_id)
-        .where(s.c.profile_id.in_(profile_ids))
+        .where(one_of(conn, s.c.profile_id, profile_ids))
         .subquery("ranked")
     )
     return select(

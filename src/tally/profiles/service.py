@@ -203,6 +203,8 @@ async def _stored_states(
     if not keys:
         return []
     rows = await queries.profiles_by_key(conn, account_id, database_id, matching, keys, lock=True)
+    if not rows:
+        return []
     states = {
         row.id: ProfileState(
             id=row.id,
@@ -234,11 +236,11 @@ async def _stored_states(
 async def _write_plan(conn: AsyncConnection, account_id: int, database_id: int, plan: Plan) -> None:
     now = utcnow()
     created = [state for state in plan.profiles if state.id is None]
+    stored = [state for state in plan.profiles if state.id is not None]
     if created:
         ids = await _insert(conn, account_id, database_id, [_as_new_profile(state) for state in created])
         for state, profile_id in zip(created, ids, strict=True):
             state.id = profile_id
-    stored = [state for state in plan.profiles if state.id is not None and state not in created]
     changed = [_profile_values(state, now) for state in stored if state.changed]
     if changed:
         await queries.profiles_update(conn, changed)
