@@ -84,7 +84,10 @@ async def profile_count(engine: AsyncEngine, database_id: int) -> int:
         return int(await conn.scalar(statement) or 0)
 
 
-async def checkpoint_row(engine: AsyncEngine, database_id: int) -> Any:
+async def checkpoint_row(engine: AsyncEngine, database_id: int, path: Path | None = None) -> Any:
+    """The checkpoint of the import of ``path`` (or of the only one) into a database."""
     async with read_transaction(engine) as conn:
         statement = select(import_checkpoints).where(import_checkpoints.c.database_id == database_id)
+        if path is not None:
+            statement = statement.where(import_checkpoints.c.file_name == str(path))
         return (await conn.execute(statement)).first()
