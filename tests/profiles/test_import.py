@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.counters.support import refresh
 from tests.helpers import Api
 from tests.profiles.test_xml import post_xml
+from tests.wire.support import post_xml as wire_post_xml
 
 
 def email_sub(resource_id: int, email: str, status: Any = "subscribed", priority: int = 0) -> dict[str, Any]:
@@ -253,3 +254,46 @@ async def test_subscriptions_list_and_suspend_all(api: Api) -> None:
     assert await api.ok("subscriptions/suspend_all", {"db_id": database_id, "resource_id": resource_id}) == {
         "changed": 1
     }
+
+
+async def test_every_new_method_answers_in_xml(api: Api) -> None:
+    """XML in and out: each new method's answer, read back, says what the JSON one says."""
+    database_id, resource_id = await api.setup_catalog()
+    created = await api.ok(
+        "profiles/import",
+        {
+            "db_id": database_id,
+            "email": "x@example.org",
+            "data": {"subscriptions": [email_sub(resource_id, "x@example.org")]},
+        },
+    )
+    profile_id = created["profile_id"]
+    by_email = {"db_id": database_id, "matching": "email", "email": "X@example.org"}
+    calls: list[tuple[str, dict[str, Any], str]] = [
+        (
+            "profiles/import",
+            by_email | {"data": {"city": "Oslo"}},
+            f"<data><profile_id>{profile_id}</profile_id></data>",
+        ),
+        ("profiles/update", by_email | {"data": {"_status": "subscribed"}}, f"<profile_id>{profile_id}</profile_id>"),
+        (
+            "profiles/import_batch",
+            {"db_id": database_id, "data": [{"email": "x@example.org"}]},
+            f"<profile_id>{profile_id}</profile_id>",
+        ),
+        ("profiles/get", by_email, "<city>Oslo</city>"),
+        ("profiles/list", {"db_id": database_id}, "<next_from_id>0</next_from_id><total_count>1</total_count>"),
+        ("subscriptions/list", {"db_id": database_id, "profile_id": profile_id}, "<is_effective>true</is_effective>"),
+        ("subscriptions/suspend_all", {"db_id": database_id}, "<changed>1</changed>"),
+        ("profiles/delete", by_email, "<error>0</error>"),
+    ]
+    for method, body, expected in calls:
+        response = await post_xml_body(api, method, body | {"format": "xml"})
+        assert response.headers["content-type"].startswith("application/xml"), method
+        text = response.text.replace("\n", "")
+        assert "<error>0</error>" in text and expected in text, (method, text)
+    assert (await api.call("profiles/list", {"db_id": database_id}))["total_count"] == 0
+
+
+async def post_xml_body(api: Api, method: str, body: dict[str, Any]) -> Any:
+    return await wire_post_xml(api.client, method, {"token": api.token, **body})
