@@ -1,0 +1,399 @@
+"""Import benchmark: ``tally import`` of a CSV against the engine's bare floor, and import_batch.
+
+Generates N rows (deterministic: email for all, sms for 40 %, push for 30 %) as a CSV in a
+temporary directory, then measures, side by side in one run, on each backend asked for:
+
+* ``bare executemany`` (SQLite) / ``bare COPY`` (PostgreSQL): the same rows, the CSV's
+  cells as text, into one unindexed table, no validation (the engine's floor);
+* ``tally import``: the real command as a subprocess on a fresh database (validation,
+  matching, profiles, phones and subscriptions with their flags, checkpoints), with its
+  peak RSS (``ru_maxrss`` of the child);
+* ``profiles/import_batch`` (PostgreSQL): the same rows as profile objects, 10,000 a
+  request, posted one request at a time by one client to a real ``tally serve`` on
+  127.0.0.1 (bodies encoded before the clock starts).
+
+Targets: on SQLite the import within 3x of the floor's time; on PostgreSQL at least 40 % of
+the bare COPY's rate; peak RSS under 200 MB; import_batch at least 10,000 profiles/s.
+Prints a table and writes the measures as JSON (--json).
+
+Usage: python bench/import.py [--rows N] [--backend sqlite|postgres|both]
+           [--admin-url postgresql://postgres@127.0.0.1:5432/postgres] [--batch-size B]
+           [--api-rows N] [--json PATH]
+
+PostgreSQL runs on a fresh database made through --admin-url (or TALLY_BENCH_POSTGRES_URL)
+and dropped at the end. e.g. python bench/import.py --rows 100000 for a quick run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import itertools
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+from sqlalchemy import func, select
+
+from tally.accounts.service import token_create
+from tally.catalog.service import database_add, resource_add
+from tally.store.engine import create_engine, read_transaction, write_transaction
+from tally.store.migrate import upgrade
+from tally.store.tables import profiles
+
+TALLY = str(Path(sys.executable).with_name("tally"))
+HEADER = [
+    "email",
+    "phone",
+    "_fname",
+    "email_status",
+    "sms_status",
+    "push_status",
+    "push_provider",
+    "push_subscription_id",
+]
+API_BATCH = 10_000
+#: Runs the command in its arguments; prints the child's peak RSS in KiB on the last line.
+PEAK_RSS = (
+    "import resource, subprocess, sys\n"
+    "code = subprocess.call(sys.argv[1:])\n"
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    "sys.exit(code)\n"
+)
+TARGETS = {"sqlite": "within 3x of the floor", "postgres": "at least 40 % of the floor's rate"}
+
+
+@dataclass
+class Measure:
+    backend: str
+    name: str
+    rows: int
+    seconds: float
+    peak_rss_mb: float | None = None
+
+    @property
+    def rate(self) -> float:
+        return self.rows / self.seconds
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def row(number: int) -> list[str]:
+    sms, push = number % 5 < 2, number % 10 < 3
+    return [
+        f"user{number}@example.org",
+        f"+7900{number:07d}" if sms else "",
+        f"User {number}",
+        "subscribed",
+        "subscribed" if sms else "",
+        "subscribed" if push else "",
+        "android-firebase" if push else "",
+        f"fcm:{number}" if push else "",
+    ]
+
+
+def write_csv(path: Path, rows: int) -> None:
+    with path.open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(HEADER)
+        writer.writerows(row(number) for number in range(rows))
+
+
+def profile_item(cells: list[str], resource_id: int) -> dict[str, Any]:
+    """One CSV row as the profile object import_batch takes."""
+    email, phone, fname, _, sms, push, provider, subscription_id = cells
+    item: dict[str, Any] = {"email": email, "_fname": fname}
+    subscriptions = [{"resource_id": resource_id, "channel": "email", "email": email, "status": "subscribed"}]
+    if phone:
+        item["phones"] = [phone]
+    if sms:
+        subscriptions.append({"resource_id": resource_id, "channel": "sms", "phone": phone, "status": sms})
+    if push:
+        subscriptions.append(
+            {
+                "resource_id": resource_id,
+                "channel": "push",
+                "provider": provider,
+                "subscription_id": subscription_id,
+                "status": push,
+            }
+        )
+    item["subscriptions"] = subscriptions
+    return item
+
+
+# --- floors ---------------------------------------------------------------------------------
+
+
+def bare_executemany(path: Path, directory: Path, batch: int) -> float:
+    """The CSV's rows into one unindexed SQLite table, batch by batch, as tally's engine is set."""
+    connection = sqlite3.connect(directory / "bare.db", isolation_level=None)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
+    connection.execute(f"CREATE TABLE bare ({', '.join(f'c{n} TEXT' for n in range(len(HEADER)))})")
+    statement = f"INSERT INTO bare VALUES ({', '.join('?' * len(HEADER))})"
+    started = time.perf_counter()
+    with path.open(newline="") as file:
+        rows = csv.reader(file)
+        next(rows)
+        while chunk := list(itertools.islice(rows, batch)):
+            connection.execute("BEGIN IMMEDIATE")
+            connection.executemany(statement, chunk)
+            connection.execute("COMMIT")
+    seconds = time.perf_counter() - started
+    connection.close()
+    return seconds
+
+
+def bare_copy(url: str, path: Path) -> float:
+    """The CSV file into one unindexed PostgreSQL table with one COPY."""
+    with psycopg.connect(url) as connection:
+        columns = ", ".join(f"c{n} text" for n in range(len(HEADER)))
+        connection.execute(f"CREATE TABLE bare ({columns})")
+        connection.commit()
+        started = time.perf_counter()
+        with (
+            connection.cursor() as cursor,
+            cursor.copy("COPY bare FROM STDIN WITH (FORMAT csv, HEADER true)") as copy,
+            path.open("rb") as file,
+        ):
+            while data := file.read(1 << 20):
+                copy.write(data)
+        connection.commit()
+        seconds = time.perf_counter() - started
+        connection.execute("DROP TABLE bare")
+        connection.commit()
+    return seconds
+
+
+# --- tally ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    account_id: int
+    database_id: int
+    resource_id: int
+    token: str
+
+
+async def make_target(url: str) -> Target:
+    engine = create_engine(url)
+    try:
+        await upgrade(engine)
+        created = await token_create(engine, f"bench-import-{uuid.uuid4().hex[:6]}")
+        async with write_transaction(engine) as conn:
+            database_id = await database_add(conn, created.account_id, "Imported", "")
+            resource_id = await resource_add(conn, created.account_id, "News", ["email", "sms", "push"], [database_id])
+    finally:
+        await engine.dispose()
+    return Target(created.account_id, database_id, resource_id, created.token)
+
+
+async def count_profiles(url: str, database_id: int) -> int:
+    engine = create_engine(url)
+    try:
+        async with read_transaction(engine) as conn:
+            statement = select(func.count()).select_from(profiles).where(profiles.c.database_id == database_id)
+            return int(await conn.scalar(statement) or 0)
+    finally:
+        await engine.dispose()
+
+
+def tally_import(url: str, path: Path, target: Target, batch: int) -> tuple[float, float]:
+    """(seconds, peak RSS in MB) of ``tally import`` as a subprocess."""
+    command = [TALLY, "import", str(path), "--db", str(target.database_id), "--resource", str(target.resource_id)]
+    command += ["--batch-size", str(batch), "--database-url", url]
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", PEAK_RSS, *command], capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"tally import failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    log(done.stderr.strip().splitlines()[-1])
+    return seconds, int(done.stdout.strip().splitlines()[-1]) / 1024
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def import_batch(url: str, path: Path, rows: int, target: Target) -> float:
+    """Seconds for ``rows`` profiles through profiles/import_batch, 10,000 a request, one client."""
+    with path.open(newline="") as file:
+        reader = csv.reader(file)
+        next(reader)
+        cells = list(itertools.islice(reader, rows))
+    items = [profile_item(row_cells, target.resource_id) for row_cells in cells]
+    bodies = [
+        json.dumps({"token": target.token, "db_id": target.database_id, "matching": "email", "data": chunk}).encode()
+        for chunk in (items[start : start + API_BATCH] for start in range(0, len(items), API_BATCH))
+    ]
+    port = free_port()
+    server = subprocess.Popen(
+        [TALLY, "serve", "--no-worker", "--host", "127.0.0.1", "--port", str(port), "--database-url", url],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "TALLY_MAX_BODY_BYTES": str(64 << 20)},
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=base, timeout=300) as client:
+            for _ in range(200):
+                try:
+                    if client.get("/healthz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            headers = {"Content-Type": "application/json"}
+            started = time.perf_counter()
+            for body in bodies:
+                response = client.post("/api/v1.1/profiles/import_batch", content=body, headers=headers)
+                envelope = response.json()
+                if envelope["error"] != 0 or any(item["error"] for item in envelope["data"]):
+                    raise SystemExit(f"import_batch failed: {str(envelope)[:500]}")
+            return time.perf_counter() - started
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+# --- runs -----------------------------------------------------------------------------------
+
+
+async def run_sqlite(path: Path, directory: Path, rows: int, batch: int) -> list[Measure]:
+    log("sqlite: bare executemany")
+    floor = Measure("sqlite", "bare executemany (floor)", rows, bare_executemany(path, directory, batch))
+    url = f"sqlite:///{directory / 'tally.db'}"
+    target = await make_target(url)
+    log("sqlite: tally import")
+    seconds, rss = tally_import(url, path, target, batch)
+    assert await count_profiles(url, target.database_id) == rows
+    return [floor, Measure("sqlite", "tally import", rows, seconds, rss)]
+
+
+async def run_postgres(admin_url: str, path: Path, rows: int, batch: int, api_rows: int) -> list[Measure]:
+    name = f"tally_bench_import_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = admin_url.rpartition("/")[0] + f"/{name}"
+    try:
+        log("postgres: bare COPY")
+        floor = Measure("postgres", "bare COPY (floor)", rows, bare_copy(url, path))
+        target = await make_target(url)
+        log("postgres: tally import")
+        seconds, rss = tally_import(url, path, target, batch)
+        assert await count_profiles(url, target.database_id) == rows
+        measures = [floor, Measure("postgres", "tally import", rows, seconds, rss)]
+        if api_rows:
+            api_target = await make_target(url)
+            log(f"postgres: profiles/import_batch, {api_rows:,} profiles")
+            seconds = import_batch(url, path, api_rows, api_target)
+            assert await count_profiles(url, api_target.database_id) == api_rows
+            measures.append(Measure("postgres", f"profiles/import_batch ({API_BATCH:,}/request)", api_rows, seconds))
+        return measures
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def verdicts(measures: list[Measure]) -> list[str]:
+    found = {(m.backend, m.name.split(" (")[0]): m for m in measures}
+    lines = []
+    for backend, floor_name in (("sqlite", "bare executemany"), ("postgres", "bare COPY")):
+        floor, imported = found.get((backend, floor_name)), found.get((backend, "tally import"))
+        if floor is None or imported is None:
+            continue
+        if backend == "sqlite":
+            ratio = imported.seconds / floor.seconds
+            met = ratio <= 3
+            lines.append(f"sqlite: tally import takes {ratio:.1f}x the floor's time (target {TARGETS[backend]}): ")
+        else:
+            share = imported.rate / floor.rate
+            met = share >= 0.4
+            lines.append(f"postgres: tally import runs at {share:.1%} of COPY's rate (target {TARGETS[backend]}): ")
+        lines[-1] += "met" if met else "NOT met"
+        if imported.peak_rss_mb is not None:
+            lines.append(
+                f"{backend}: peak RSS of tally import {imported.peak_rss_mb:.0f} MB (target < 200 MB): "
+                + ("met" if imported.peak_rss_mb < 200 else "NOT met")
+            )
+    api = next((m for m in measures if m.name.startswith("profiles/import_batch")), None)
+    if api is not None:
+        lines.append(
+            f"postgres: import_batch {api.rate:,.0f} profiles/s (target >= 10,000): "
+            + ("met" if api.rate >= 10_000 else "NOT met")
+        )
+    return lines
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default=None)
+    parser.add_argument("--admin-url", default=os.environ.get("TALLY_BENCH_POSTGRES_URL"))
+    parser.add_argument("--batch-size", type=int, default=5_000)
+    parser.add_argument("--api-rows", type=int, default=100_000, help="profiles through import_batch (0: none)")
+    parser.add_argument("--json", type=Path, default=Path("build/bench/import.json"))
+    args = parser.parse_args()
+    backend = args.backend or ("both" if args.admin_url else "sqlite")
+    if backend != "sqlite" and not args.admin_url:
+        parser.error("PostgreSQL needs --admin-url or TALLY_BENCH_POSTGRES_URL")
+    with tempfile.TemporaryDirectory(prefix="tally-bench-import-") as name:
+        directory = Path(name)
+        path = directory / "people.csv"
+        log(f"writing {args.rows:,} rows to {path}")
+        write_csv(path, args.rows)
+        size_mb = path.stat().st_size / 1e6
+        measures: list[Measure] = []
+        if backend in ("sqlite", "both"):
+            measures += await run_sqlite(path, directory, args.rows, args.batch_size)
+        if backend in ("postgres", "both"):
+            api_rows = min(args.api_rows, args.rows)
+            measures += await run_postgres(args.admin_url, path, args.rows, args.batch_size, api_rows)
+    print(
+        f"{args.rows:,} rows (email 100 %, sms 40 %, push 30 %), CSV {size_mb:.1f} MB, "
+        f"batch {args.batch_size:,}, {os.cpu_count()} CPUs"
+    )
+    print(f"{'backend':9} {'measure':36} {'seconds':>9} {'rows/s':>11} {'vs floor':>9} {'peak RSS':>9}")
+    floors = {m.backend: m for m in measures if "floor" in m.name}
+    for measure in measures:
+        floor = floors[measure.backend]
+        rss = f"{measure.peak_rss_mb:6.0f} MB" if measure.peak_rss_mb is not None else ""
+        print(
+            f"{measure.backend:9} {measure.name:36} {measure.seconds:9.2f} {measure.rate:11,.0f} "
+            f"{measure.rate / floor.rate:8.3f}x {rss:>9}"
+        )
+    results = verdicts(measures)
+    for line in results:
+        print(line)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    report = {
+        "rows": args.rows,
+        "csv_mb": round(size_mb, 1),
+        "batch_size": args.batch_size,
+        "measures": [asdict(m) | {"rows_per_s": round(m.rate)} for m in measures],
+        "verdicts": results,
+    }
+    args.json.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"written: {args.json}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
