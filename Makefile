@@ -6,6 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO_PROFILES ?= 10000
 HOST ?= 127.0.0.1
 PORT ?= 8000
+BENCH_IMPORT_ROWS ?= 1000000
 
 .PHONY: run test lint format bench docs clean
 
@@ -34,10 +35,11 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests bench scripts
 	$(BIN)/ruff check --fix src tests bench scripts
 
-## bench: refresh and feedback on SQLite; with TALLY_BENCH_POSTGRES_URL also PostgreSQL workers
+## bench: refresh, feedback and import on SQLite; with TALLY_BENCH_POSTGRES_URL also import and workers on PostgreSQL
 bench: $(STAMP)
 	$(BIN)/python bench/refresh.py
 	$(BIN)/python bench/feedback.py
+	$(BIN)/python bench/import.py --rows $(BENCH_IMPORT_ROWS)
 	if [ -n "$$TALLY_BENCH_POSTGRES_URL" ]; then $(BIN)/python bench/workers.py --admin-url "$$TALLY_BENCH_POSTGRES_URL"; fi
 
 ## docs: regenerate docs/api.md from real calls
