@@ -39,7 +39,8 @@ EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
     type=click.Choice(MATCHINGS),
     default="email",
     show_default=True,
-    help="How a record finds the profile it updates; a record that matches none is a new profile.",
+    help="How a record finds the profile it updates. One that matches none is a new profile "
+    "(by profile_id: rejected, 404).",
 )
 @click.option("--format", "fmt", type=click.Choice(FORMATS), help="Override the format told by the extension.")
 @click.option(
@@ -83,9 +84,10 @@ def import_command(ctx: click.Context, /, file: Path, database_id: int, **option
                           notify_status (<channel>_id, <channel>_phone)
       <channel>_priority  that subscription's priority
 
-    Each record is validated like the API's profiles/import (the same errors); one that
-    fails goes to the rejects file with its line number and the reason, and the others go
-    on. Every batch is one transaction together with its checkpoint, kept in the database:
+    Each record is an import as the API's profiles/import does it: the fields present are
+    set, the others kept; subscriptions are added or changed. It is validated the same way
+    (the same errors); one that fails goes to the rejects file with its line number and the
+    reason, and the others go on. Every batch is one transaction together with its checkpoint, kept in the database:
     after Ctrl-C (or a crash) the database holds whole batches only, and --resume goes on
     right after the last one. Ctrl-C finishes the batch being written; twice rolls it back.
 
