@@ -200,14 +200,15 @@ async def resource_update(
     Removing a channel that live subscriptions use, or a database that holds live
     subscriptions to it (or a refresh of the pair, queued or running), is a 409.
     """
-    resource = await resource_require(conn, account_id, resource_id)
+    await resource_require(conn, account_id, resource_id)
     for database_id in database_ids or []:
         await database_require(conn, account_id, database_id)
     linked = set(await _links(conn, resource_id))
-    removed_channels = set(resource.channels) - set(channels) if channels is not None else set()
     unlinked = linked - set(database_ids) if database_ids is not None else set()
-    guarded = linked if removed_channels else unlinked
+    # New channels may remove one that any linked database's writers rely on.
+    guarded = linked if channels is not None else unlinked
     resource = await _lock_for_change(conn, account_id, resource_id, guarded, linked)
+    removed_channels = set(resource.channels) - set(channels) if channels is not None else set()
     problems = [
         *await _channels_in_use(conn, account_id, resource_id, removed_channels),
         *await _links_in_use(conn, account_id, resource_id, unlinked),
