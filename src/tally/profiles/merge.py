@@ -27,7 +27,8 @@ class StoredSubscription:
     id: int | None
     resource_id: int
     channel: int
-    address: dict[str, Any]
+    #: Known for the subscriptions the plan adds; a stored one is known by its key.
+    address: dict[str, Any] | None
     address_key: str
     status: int
     priority: int

@@ -75,12 +75,27 @@ async def profiles_with_phone(conn: AsyncConnection, account_id: int, database_i
     return [int(profile_id) for profile_id in rows.scalars()]
 
 
+#: What an import reads of a stored profile and of its subscriptions (merge.py).
+_MERGED = (profiles.c.id, profiles.c.email, profiles.c.phones, profiles.c.global_status, profiles.c.fields)
+_IDENTITY = (
+    subscriptions.c.id,
+    subscriptions.c.profile_id,
+    subscriptions.c.resource_id,
+    subscriptions.c.channel,
+    subscriptions.c.address_key,
+    subscriptions.c.status,
+    subscriptions.c.priority,
+    subscriptions.c.is_deleted,
+    subscriptions.c.change_seq,
+)
+
+
 # profiles_by_key: the live profiles of a database that have one of these matching keys
 # (normalised: profiles/keys.py), oldest first; ``lock`` holds them until the commit (PostgreSQL).
 async def profiles_by_key(
     conn: AsyncConnection, account_id: int, database_id: int, matching: str, keys: Sequence[str], *, lock: bool
 ) -> list[Row[Any]]:
-    query = select(profiles).where(
+    query = select(*_MERGED).where(
         profiles.c.database_id == database_id,
         profiles.c.account_id == account_id,
         profiles.c.is_deleted.is_(False),
@@ -173,6 +188,12 @@ async def subscription_insert(conn: AsyncConnection, values: dict[str, Any]) -> 
 # subscription_update: a change of status, priority or deletion of one subscription.
 async def subscription_update(conn: AsyncConnection, subscription_id: int, values: dict[str, Any]) -> None:
     await conn.execute(update(subscriptions).where(subscriptions.c.id == subscription_id).values(**values))
+
+
+# subscription_identities: every subscription of these profiles (deleted ones too), without
+# its address (the identity's key says which it is).
+async def subscription_identities(conn: AsyncConnection, profile_ids: Sequence[int]) -> list[Row[Any]]:
+    return list(await conn.execute(select(*_IDENTITY).where(one_of(conn, subscriptions.c.profile_id, profile_ids))))
 
 
 # subscriptions_of_profiles: the subscriptions of these profiles; deleted ones too unless ``live``.

@@ -215,21 +215,16 @@ async def _stored_states(
         )
         for row in rows
     }
-    for row in await queries.subscriptions_of_profiles(conn, list(states)):
-        state = states[row.profile_id]
-        state.subscriptions[(row.resource_id, row.channel, row.address_key)] = StoredSubscription(
-            id=row.id,
-            resource_id=row.resource_id,
-            channel=row.channel,
-            address=row.address,
-            address_key=row.address_key,
-            status=row.status,
-            priority=row.priority,
-            is_deleted=row.is_deleted,
-            change_seq=row.change_seq,
+    identities: list[tuple[Any, ...]] = [
+        tuple(row) for row in await queries.subscription_identities(conn, list(states))
+    ]
+    for sub_id, profile_id, resource_id, channel, key, status, priority, is_deleted, change_seq in identities:
+        state = states[profile_id]
+        state.subscriptions[(resource_id, channel, key)] = StoredSubscription(
+            sub_id, resource_id, channel, None, key, status, priority, is_deleted, change_seq
         )
-        group = (row.resource_id, row.channel)
-        state.moments[group] = max(state.moments.get(group, 0), row.change_seq)
+        group = (resource_id, channel)
+        state.moments[group] = max(state.moments.get(group, 0), change_seq)
     return list(states.values())
 
 
@@ -300,6 +295,7 @@ def _new_subscription(
     state: ProfileState, database_id: int, subscription: StoredSubscription, now: Any
 ) -> dict[str, Any]:
     """A new subscription of a stored profile; its flags come from the recompute after it."""
+    assert subscription.address is not None, "the plan knows the address of what it adds"
     return {
         "profile_id": state.id,
         "database_id": database_id,
