@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import itertools
 import os
 import time
@@ -51,6 +52,8 @@ from tally.store.types import utcnow
 
 DEFAULT_BATCH = 5_000
 REJECTS_SUFFIX = ".rejects.jsonl"
+#: Allocations between two runs of the cyclic garbage collector while an import runs.
+GC_THRESHOLD = 50_000
 
 
 class Refused(Exception):
@@ -261,6 +264,23 @@ class Superseded(Exception):
     """Another run of the same import has taken the checkpoint over."""
 
 
+@contextlib.contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Run the cyclic collector every GC_THRESHOLD allocations instead of every 700.
+
+    A batch keeps some 10^5 objects alive (records, validated profiles, the merge plan's
+    rows), which the collector would otherwise traverse again and again: measured, half
+    of the import's time went there. Reference counting frees them as before; the
+    collector still runs, less often.
+    """
+    before = gc.get_threshold()
+    gc.set_threshold(GC_THRESHOLD, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
 async def run(
     engine: AsyncEngine,
     plan: Plan,
@@ -269,8 +289,17 @@ async def run(
     abandon: asyncio.Event | None = None,
     on_batch: Callable[[Report], None] | None = None,
 ) -> Outcome:
-    stop = stop or asyncio.Event()
-    abandon = abandon or asyncio.Event()
+    with _fewer_collections():
+        return await _run(engine, plan, stop or asyncio.Event(), abandon or asyncio.Event(), on_batch)
+
+
+async def _run(
+    engine: AsyncEngine,
+    plan: Plan,
+    stop: asyncio.Event,
+    abandon: asyncio.Event,
+    on_batch: Callable[[Report], None] | None,
+) -> Outcome:
     started = time.perf_counter()
     checkpoint = plan.checkpoint
     first = checkpoint.position.records
