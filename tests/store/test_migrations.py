@@ -8,11 +8,12 @@ from typing import Any, TypeVar
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import delete, func, inspect, select, text
+from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tally.catalog.channels import address_key
+from tally.catalog.queries import database_delete, resource_delete
 from tally.profiles.queries import subscriptions_recompute_flags
 from tally.store.migrate import downgrade, is_current, upgrade
 from tally.store.tables import (
@@ -108,7 +109,7 @@ async def _upgrade_over_stored_data(
     return measured
 
 
-async def test_upgrade_from_0003_keeps_the_data_and_deletes_cascade(engine: AsyncEngine) -> None:
+async def test_upgrade_from_0003_keeps_the_data_and_the_catalog_deletes_all_of_it(engine: AsyncEngine) -> None:
     await _upgrade_over_stored_data(engine)
     async with engine.begin() as conn:
         assert (await conn.execute(select(resources.c.channels))).scalar_one() == ["email", "sms"]
@@ -116,9 +117,9 @@ async def test_upgrade_from_0003_keeps_the_data_and_deletes_cascade(engine: Asyn
         differences = await conn.run_sync(_differences)
     assert differences == []
     async with engine.begin() as conn:
-        await conn.execute(delete(databases))
+        await database_delete(conn, 1)
     async with engine.connect() as conn:
-        for table in (profiles, subscriptions, counter_sets, database_resources):
+        for table in (databases, profiles, subscriptions, counter_sets, database_resources):
             assert await conn.scalar(select(func.count()).select_from(table)) == 0, table.name
         assert await conn.scalar(select(func.count()).select_from(resources)) == 1
 
@@ -126,9 +127,9 @@ async def test_upgrade_from_0003_keeps_the_data_and_deletes_cascade(engine: Asyn
 async def test_deleting_a_resource_deletes_its_subscriptions_links_and_counters(engine: AsyncEngine) -> None:
     await _upgrade_over_stored_data(engine)
     async with engine.begin() as conn:
-        await conn.execute(delete(resources))
+        await resource_delete(conn, 1)
     async with engine.connect() as conn:
-        for table in (subscriptions, counter_sets, database_resources):
+        for table in (resources, subscriptions, counter_sets, database_resources):
             assert await conn.scalar(select(func.count()).select_from(table)) == 0, table.name
         assert await conn.scalar(select(func.count()).select_from(profiles)) == 1
 

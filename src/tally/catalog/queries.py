@@ -16,6 +16,8 @@ from tally.store.tables import (
     database_resources,
     databases,
     profile_count_deltas,
+    profile_phones,
+    profiles,
     resources,
     subscriptions,
     tasks,
@@ -88,9 +90,14 @@ async def database_update(conn: AsyncConnection, database_id: int, values: dict[
         await conn.execute(update(databases).where(databases.c.id == database_id).values(**values))
 
 
-# database_delete -- a database and everything that hangs on it: its profiles (and their
-# phones and subscriptions), links, counter sets and count deltas, by ON DELETE CASCADE.
+# database_delete -- a database and everything that hangs on it: its profiles' subscriptions
+# and phones (tables without foreign keys, migration 0010), then the database, whose profiles,
+# links, counter sets and count deltas go by ON DELETE CASCADE.
 async def database_delete(conn: AsyncConnection, database_id: int) -> None:
+    # By profile: the identity index leads with profile_id; no index leads with database_id.
+    of_database = select(profiles.c.id).where(profiles.c.database_id == database_id)
+    await conn.execute(delete(subscriptions).where(subscriptions.c.profile_id.in_(of_database)))
+    await conn.execute(delete(profile_phones).where(profile_phones.c.database_id == database_id))
     await conn.execute(delete(databases).where(databases.c.id == database_id))
 
 
@@ -171,8 +178,10 @@ async def resource_update(conn: AsyncConnection, resource_id: int, values: dict[
         await conn.execute(update(resources).where(resources.c.id == resource_id).values(**values))
 
 
-# resource_delete -- a resource, its subscriptions, links and counter sets (ON DELETE CASCADE).
+# resource_delete -- a resource, its subscriptions (no foreign key: one scan of the table), then
+# its links and counter sets (ON DELETE CASCADE).
 async def resource_delete(conn: AsyncConnection, resource_id: int) -> None:
+    await conn.execute(delete(subscriptions).where(subscriptions.c.resource_id == resource_id))
     await conn.execute(delete(resources).where(resources.c.id == resource_id))
 
 

@@ -123,11 +123,11 @@ profiles = Table(
 )
 
 # Each phone of a profile in its E.164 form where it has one (profiles/keys.py), so that a
-# profile can be found by phone in its database.
+# profile can be found by phone in its database. No foreign key, as on subscriptions.
 profile_phones = Table(
     "profile_phones",
     metadata,
-    Column("profile_id", BigInteger, ForeignKey("profiles.id", ondelete="CASCADE"), primary_key=True),
+    Column("profile_id", BigInteger, primary_key=True),
     Column("phone", String(64), primary_key=True),
     Column("database_id", BigInteger, nullable=False),
     Index("ix_profile_phones_database_id_phone", "database_id", "phone"),
@@ -137,11 +137,13 @@ subscriptions = Table(
     "subscriptions",
     metadata,
     Column("id", BigId, primary_key=True),
-    # Deleting a database, a resource or a profile deletes its subscriptions. No index leads
-    # with resource_id, so deleting a resource scans the table once (a rare catalog change).
-    Column("profile_id", BigInteger, ForeignKey("profiles.id", ondelete="CASCADE"), nullable=False),
-    Column("database_id", BigInteger, ForeignKey("databases.id", ondelete="CASCADE"), nullable=False),
-    Column("resource_id", BigInteger, ForeignKey("resources.id", ondelete="CASCADE"), nullable=False),
+    # No foreign keys: rows come by the million, and PostgreSQL checks a key row by row
+    # (migration 0010). Deleting a database or a resource deletes its subscriptions by the
+    # catalog's own statement; no index leads with resource_id, so deleting a resource scans
+    # the table once (a rare catalog change).
+    Column("profile_id", BigInteger, nullable=False),
+    Column("database_id", BigInteger, nullable=False),
+    Column("resource_id", BigInteger, nullable=False),
     # Channel code (catalog/channels.py), small so that the count index stays small.
     Column("channel", SmallInteger, nullable=False),
     # The address as given, and a canonical text form that identifies the subscription.
