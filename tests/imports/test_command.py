@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tally.imports.run import Request, prepare, run
+from tally.cli.main import cli
+from tally.imports.checkpoints import checkpoint_begin
+from tally.imports.run import Report, Request, prepare, run
+from tally.store.engine import create_engine, write_transaction
 from tests.imports.support import (
     CSV_HEADER,
     checkpoint_row,
@@ -239,3 +244,43 @@ async def test_resume_refuses_another_file_and_a_finished_import(
     resumed = await tally_import(database_url, path, "--db", db, "--resume")
     assert resumed.exit_code == 0, resumed.output
     assert "0 added, 10 updated, 0 rejected" in resumed.stderr and "resumed at line 5" in resumed.stderr
+
+
+def test_help_needs_no_database() -> None:
+    result = CliRunner().invoke(
+        cli, ["import", "--help"], env={"TALLY_DATABASE_URL": "mysql://nowhere"}, prog_name="tally"
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("Usage: tally import [OPTIONS] FILE")
+    for text in ("email_status", "push_provider", "--resume", "Exit status"):
+        assert text in result.stdout
+
+
+async def test_a_later_run_of_the_same_file_takes_the_checkpoint_over(
+    engine: AsyncEngine, database_url: str, tmp_path: Path
+) -> None:
+    """The earlier run stops at its next batch, which is rolled back."""
+    target = await make_target(engine)
+    path = tmp_path / "people.jsonl"
+    path.write_text("".join(json.dumps({"email": f"u{number}@example.org"}) + "\n" for number in range(9)))
+    request = Request(path=path, database_id=target.database_id, batch_size=3)
+
+    async def later_run_starts() -> None:
+        other = create_engine(database_url)
+        try:
+            plan = await prepare(other, request)
+            async with write_transaction(other) as conn:
+                await checkpoint_begin(conn, plan.checkpoint, resumed=False)
+        finally:
+            await other.dispose()
+
+    def after_a_batch(report: Report) -> None:
+        if report.checkpoint.position.records == 3:  # another process, as it were, meanwhile
+            thread = threading.Thread(target=asyncio.run, args=(later_run_starts(),))
+            thread.start()
+            thread.join()
+
+    outcome = await run(engine, await prepare(engine, request), on_batch=after_a_batch)
+    assert outcome.stopped == "superseded"
+    assert outcome.report.checkpoint.position.records == 3
+    assert await profile_count(engine, target.database_id) == 3
