@@ -9,12 +9,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tally.cli.main import cli
 from tally.imports.checkpoints import checkpoint_begin
 from tally.imports.run import Report, Request, prepare, run
 from tally.store.engine import create_engine, write_transaction
+from tally.store.tables import databases
 from tests.imports.support import (
     CSV_HEADER,
     checkpoint_row,
@@ -284,3 +286,30 @@ async def test_a_later_run_of_the_same_file_takes_the_checkpoint_over(
     assert outcome.stopped == "superseded"
     assert outcome.report.checkpoint.position.records == 3
     assert await profile_count(engine, target.database_id) == 3
+
+
+async def test_a_database_deleted_meanwhile_stops_the_import(
+    engine: AsyncEngine, database_url: str, tmp_path: Path
+) -> None:
+    target = await make_target(engine)
+    path = tmp_path / "people.jsonl"
+    path.write_text("".join(json.dumps({"email": f"u{number}@example.org"}) + "\n" for number in range(9)))
+
+    async def delete_database() -> None:
+        other = create_engine(database_url)
+        try:
+            async with write_transaction(other) as conn:
+                await conn.execute(delete(databases).where(databases.c.id == target.database_id))
+        finally:
+            await other.dispose()
+
+    def after_a_batch(report: Report) -> None:
+        if report.checkpoint.position.records == 3:
+            thread = threading.Thread(target=asyncio.run, args=(delete_database(),))
+            thread.start()
+            thread.join()
+
+    plan = await prepare(engine, Request(path=path, database_id=target.database_id, batch_size=3))
+    outcome = await run(engine, plan, on_batch=after_a_batch)
+    assert (outcome.stopped, outcome.error) == ("failed", f"Database not found: {target.database_id}")
+    assert outcome.report.checkpoint.position.records == 3

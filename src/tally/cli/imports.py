@@ -184,6 +184,12 @@ def _stopped(ctx: click.Context, plan: Plan, outcome: Outcome) -> str:
     position = outcome.report.checkpoint.position
     if outcome.stopped == "superseded":
         return f"Stopped: another run of this import took its checkpoint over (this one got to line {position.line:,})."
+    if outcome.stopped == "failed":
+        return (
+            f"Stopped by an error: {outcome.error}\n"
+            f"The batch being written was rolled back: {_done(plan, position)} are in, as the checkpoint says.\n"
+            f"To go on from {_next(plan, position)}: {_resume_command(ctx)}"
+        )
     rolled = " (the batch being written was rolled back)" if outcome.stopped == "abandoned" else ""
     return (
         f"Interrupted{rolled}: {_done(plan, position)} are in, as the checkpoint in the database says.\n"

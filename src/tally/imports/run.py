@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tally.errors import TallyError
@@ -109,7 +110,7 @@ class Report:
         return self.records_this_run / self.seconds if self.seconds > 0 else 0.0
 
 
-Stopped = Literal["interrupted", "abandoned", "superseded"]
+Stopped = Literal["interrupted", "abandoned", "superseded", "failed"]
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,8 @@ class Outcome:
     report: Report
     #: None when the file was read to its end.
     stopped: Stopped | None
+    #: Why it failed: the database's error (a lost connection, a lock that never cleared).
+    error: str = ""
 
 
 async def prepare(engine: AsyncEngine, request: Request) -> Plan:
@@ -130,6 +133,8 @@ async def prepare(engine: AsyncEngine, request: Request) -> Plan:
     rejects = (request.rejects or path.with_name(path.name + REJECTS_SUFFIX)).resolve()
     if rejects == path.resolve():
         raise Refused("--rejects must not be the file being imported")
+    if not rejects.parent.is_dir():
+        raise Refused(f"--rejects: directory {rejects.parent} does not exist")
     file_fingerprint = fingerprint(path)
     async with read_transaction(engine) as conn:
         account_id = await database_account(conn, request.database_id)
@@ -338,6 +343,12 @@ async def _run(
             return Outcome(report(finished), None)
         except Superseded:
             return Outcome(report(checkpoint), "superseded")
+        except TallyError as exc:  # the database was deleted meanwhile
+            return Outcome(report(checkpoint), "failed", exc.text)
+        except DBAPIError as exc:
+            # The batch was rolled back; what is in is what the checkpoint says.
+            lines = str(exc.orig).strip().splitlines()
+            return Outcome(report(checkpoint), "failed", lines[0] if lines else type(exc.orig).__name__)
 
 
 async def _write(
