@@ -122,6 +122,53 @@ async def main() -> None:
             "profiles/add_batch",
             {"db_id": database_id, "data": [bob, {"subscriptions": [{"resource_id": 999, "channel": "email"}]}]},
         )
+        imported = await call(
+            "Add or update a profile found by its email (case does not matter)",
+            "profiles/import",
+            {
+                "db_id": database_id,
+                "matching": "email",
+                "email": "ANN@example.org",
+                "data": {
+                    "city": "Tallinn",
+                    "subscriptions": [
+                        {"resource_id": resource_id, "channel": "email", "email": "ann@example.org", "status": 1}
+                    ],
+                },
+            },
+            "Fields given are set, the others kept; subscriptions are upserted by identity.\n\n",
+        )
+        await call(
+            "Update a profile found by its phone (404 when none matches)",
+            "profiles/update",
+            {"db_id": database_id, "matching": "phone", "phone": "+7 900 123-45-67", "data": {"_status": "subscribed"}},
+            "A phone matches in its E.164 form. A change of `_status` recomputes what is sendable.\n\n",
+        )
+        await call(
+            "Import a batch: each item holds its key; items for one key apply in order",
+            "profiles/import_batch",
+            {
+                "db_id": database_id,
+                "matching": "email",
+                "data": [{"email": "carl@example.org", "_fname": "Carl"}, {"_fname": "no key"}],
+            },
+        )
+        await call(
+            "Read a profile by its email",
+            "profiles/get",
+            {"db_id": database_id, "matching": "email", "email": "ann@example.org"},
+        )
+        await call("List a database's profiles", "profiles/list", {"db_id": database_id, "limit": 2})
+        await call(
+            "List one profile's subscriptions",
+            "subscriptions/list",
+            {"db_id": database_id, "profile_id": imported["profile_id"]},
+        )
+        await call(
+            "Suspend every sms subscription of a database",
+            "subscriptions/suspend_all",
+            {"db_id": database_id, "resource_id": resource_id, "channel": "sms"},
+        )
         task = await call(
             "Start a recount", "databases/refresh_counters", {"id": database_id, "resource_id": resource_id}
         )

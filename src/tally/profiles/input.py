@@ -251,8 +251,15 @@ def import_item(
     if key is None:
         key, where = _key_in_data(matching, fields, name)
     if key is None:
+        where_else = f"{name}.phones[0]" if matching == "phone" else ""
+        if name == "data":  # one profile: the key may also stand beside matching
+            raise BadRequest(
+                f"Missing parameter: {matching} (matching by {matching} reads it beside matching, "
+                f"else from data.{matching}{' or ' + where_else if where_else else ''})"
+            )
         raise BadRequest(
-            f"Missing parameter: {matching} (matching by {matching} reads it beside matching, else from {name})"
+            f"Missing parameter: {name}.{matching} (matching by {matching} reads each item's own"
+            f"{' or its ' + where_else if where_else else ''})"
         )
     checked = match_key(matching, key, where)
     try:
