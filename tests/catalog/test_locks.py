@@ -69,9 +69,13 @@ async def test_a_delete_first_makes_the_refresh_and_the_writes_404(api: Api, eng
             await _waits(
                 api.raw("subscriptions/set", {"db_id": database_id, "profile_id": profile_id, **subscription})
             ),
+            await _waits(api.raw("profiles/import", {"db_id": database_id, "email": "p1@example.org", "data": {}})),
         ]
+        # A profile delete waits too, and then finds nothing to delete.
+        deleting_profile = await _waits(api.raw("profiles/delete", {"profile_id": profile_id}))
     for call in started:
         assert_error(await _answer(call), 404, f"Database not found: {database_id}")
+    assert (await _answer(deleting_profile)).json()["error"] == 404
 
 
 async def test_a_channel_removal_first_makes_a_subscription_on_it_400(api: Api, engine: AsyncEngine) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tally.catalog import queries as catalog_queries
 from tally.catalog.channels import CHANNEL_CODES, CHANNEL_NAMES, address_key, is_deliverable
+from tally.catalog.queries import Lock
 from tally.catalog.service import Page, Resource, database_require, resource_require, resources_for_database
 from tally.errors import BadRequest, NotFound, TallyError
 from tally.profiles import queries
@@ -418,6 +419,10 @@ async def subscriptions_suspend_all(
 
 
 async def profile_delete(conn: AsyncConnection, account_id: int, profile_id: int) -> None:
+    # The database is pinned before the profile is locked: the order databases/delete takes
+    # them in (docs/design.md, lock order), so the two never deadlock on PostgreSQL.
+    found = await _profile_require(conn, account_id, profile_id)
+    await database_require(conn, account_id, found.database_id, lock=Lock.PIN)
     profile = await _profile_require(conn, account_id, profile_id, lock=True)
     await queries.profile_mark_deleted(conn, profile_id, utcnow())
     await queries.subscriptions_recompute_flags(conn, [profile_id])
