@@ -22,9 +22,10 @@ run: $(STAMP)
 	@cat .tally-demo.txt
 	$(BIN)/tally serve --host $(HOST) --port $(PORT)
 
-## test: lint, type-check and run every test (PostgreSQL too when TALLY_TEST_POSTGRES_URL is set)
+## test: lint, type-check and run every test (PostgreSQL too when TALLY_TEST_POSTGRES_URL is set),
+## two at a time (each pytest worker makes its own PostgreSQL database and SQLite files)
 test: $(STAMP) lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts

@@ -37,7 +37,13 @@ async def test_workers_survive_terminated_connections(
     _, pairs = await _catalog(engine)
     with tally_processes(database_url, tmp_path, env={"TALLY_LEASE_SECONDS": "3"}) as processes:
         workers = [processes.start("worker", "--concurrency", "2") for _ in range(2)]
-        await asyncio.sleep(2)  # let them connect and LISTEN
+        # Both started (schema checked, LISTEN on): a connection killed before that ends a
+        # worker at start-up, which is not what this test is about.
+        for _ in range(300):
+            if processes.logs().count(" started (concurrency 2)") == 2:
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)  # and their listeners connect
         async with write_transaction(engine) as conn:
             account_id = await conn.scalar(text("SELECT id FROM accounts WHERE name = 'many-processes'"))
             for database_id, resource_id in pairs[:120]:
