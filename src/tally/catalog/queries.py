@@ -90,14 +90,15 @@ async def database_update(conn: AsyncConnection, database_id: int, values: dict[
         await conn.execute(update(databases).where(databases.c.id == database_id).values(**values))
 
 
-# database_delete -- a database and everything that hangs on it: its profiles' subscriptions
-# and phones (tables without foreign keys, migration 0010), then the database, whose profiles,
-# links, counter sets and count deltas go by ON DELETE CASCADE.
+# database_delete -- a database and everything that hangs on it: its profiles, their
+# subscriptions and phones (tables without foreign keys, migrations 0010 and 0011), then the
+# database, whose links, counter sets and count deltas go by ON DELETE CASCADE.
 async def database_delete(conn: AsyncConnection, database_id: int) -> None:
     # By profile: the identity index leads with profile_id; no index leads with database_id.
     of_database = select(profiles.c.id).where(profiles.c.database_id == database_id)
     await conn.execute(delete(subscriptions).where(subscriptions.c.profile_id.in_(of_database)))
     await conn.execute(delete(profile_phones).where(profile_phones.c.database_id == database_id))
+    await conn.execute(delete(profiles).where(profiles.c.database_id == database_id))
     await conn.execute(delete(databases).where(databases.c.id == database_id))
 
 

@@ -39,15 +39,27 @@ COPY_FROM_ROWS = 50
 
 
 async def insert_rows(conn: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert ``rows`` (each with the same keys) into ``table``."""
+    """Insert ``rows`` (each with the same keys) into ``table``.
+
+    Values are encoded once per column by the column type's own bind processor (a value
+    repeated from the row before, such as the batch's ``now``, is not encoded again), and the
+    driver gets plain tuples: SQLAlchemy's per-row parameter handling cost more than SQLite's
+    own insert (measured: 60 of the 240 microseconds a CSV row took).
+    """
     if not rows:
         return
-    if is_sqlite(conn) or len(rows) < COPY_FROM_ROWS:
+    names = list(rows[0])
+    columns = ", ".join(f'"{name}"' for name in names)
+    if not is_sqlite(conn) and len(rows) < COPY_FROM_ROWS:
         await conn.execute(insert(table), list(rows))
         return
-    names = list(rows[0])
-    encoders = [_encoder(table.c[name].type) for name in names]
-    columns = ", ".join(f'"{name}"' for name in names)
+    if is_sqlite(conn):
+        encoders = [_encoder(table.c[name].type, conn.dialect) for name in names]
+        values = [tuple(encode(row[name]) for name, encode in zip(names, encoders, strict=True)) for row in rows]
+        placeholders = ", ".join("?" * len(names))
+        await conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({columns}) VALUES ({placeholders})', values)
+        return
+    encoders = [_copy_encoder(table.c[name].type) for name in names]
     raw = await conn.get_raw_connection()
     driver: Any = raw.driver_connection
     async with driver.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
@@ -55,11 +67,32 @@ async def insert_rows(conn: AsyncConnection, table: Table, rows: Sequence[dict[s
             await copy.write_row([encode(row[name]) for name, encode in zip(names, encoders, strict=True)])
 
 
-def _encoder(column_type: Any) -> Callable[[Any], Any]:
+def _encoder(column_type: Any, dialect: Any) -> Callable[[Any], Any]:
+    """The column type's bind processor, remembering the last value it encoded."""
+    process = column_type.bind_processor(dialect)
+    if process is None:
+        return lambda value: value
+    last: list[Any] = [_NOTHING, None]
+
+    def encode(value: Any) -> Any:
+        if value is not last[0]:
+            last[0], last[1] = value, process(value)
+        return last[1]
+
+    return encode
+
+
+_NOTHING = object()
+
+
+def _copy_encoder(column_type: Any) -> Callable[[Any], Any]:
     """What COPY takes for a column: JSON as its text; every other value as it is."""
     if isinstance(column_type, JSON):
-        return lambda value: None if value is None else json.dumps(value, ensure_ascii=False)
+        return lambda value: None if value is None else _json_text(value)
     return lambda value: value
+
+
+_json_text = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def one_of(conn: AsyncConnection, column: Any, values: Sequence[int] | Sequence[str]) -> ColumnElement[bool]:

@@ -106,8 +106,9 @@ profiles = Table(
     "profiles",
     metadata,
     Column("id", BigId, primary_key=True),
-    Column("account_id", BigInteger, ForeignKey("accounts.id"), nullable=False),
-    Column("database_id", BigInteger, ForeignKey("databases.id", ondelete="CASCADE"), nullable=False),
+    # No foreign keys, as on subscriptions (migration 0011): profiles come by the million.
+    Column("account_id", BigInteger, nullable=False),
+    Column("database_id", BigInteger, nullable=False),
     Column("email", String(320), nullable=True),
     # The email without regard to case (profiles/keys.py), what matching by email looks up.
     Column("email_key", String(320), nullable=True),
