@@ -21,6 +21,7 @@ RANKS: dict[str, int] = {
     "tally.errors": 0,
     "tally.config": 0,
     "tally.timefmt": 0,
+    "tally.gc_tuning": 0,
     "tally.store": 1,
     "tally.queue": 2,
     "tally.runtime": 3,

@@ -24,6 +24,7 @@ from tally.cli.imports import import_command
 from tally.config import DEFAULT_WORKER_CONCURRENCY
 from tally.errors import NotFound
 from tally.feedback.service import secret_create
+from tally.gc_tuning import fewer_collections
 from tally.store.engine import create_engine
 from tally.store.migrate import upgrade
 from tally.timefmt import rfc3339_seconds
@@ -53,7 +54,8 @@ def serve(host: str, port: int, database_url: str | None, no_worker: bool, log_l
     settings = settings_for(database_url)
     run_with_database(_prepare(settings.database_url), settings)
     app = create_app(settings, embedded_worker=not no_worker)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=30)
+    with fewer_collections():
+        uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=30)
 
 
 async def _prepare(database_url: str) -> None:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import itertools
 import os
 import time
@@ -34,6 +33,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tally.errors import TallyError
+from tally.gc_tuning import fewer_collections
 from tally.imports.checkpoints import (
     Checkpoint,
     Counts,
@@ -57,8 +57,6 @@ from tally.store.types import utcnow
 
 DEFAULT_BATCH = 5_000
 REJECTS_SUFFIX = ".rejects.jsonl"
-#: Allocations between two runs of the cyclic garbage collector while an import runs.
-GC_THRESHOLD = 50_000
 
 
 class Refused(Exception):
@@ -273,23 +271,6 @@ class Superseded(Exception):
     """Another run of the same import has taken the checkpoint over."""
 
 
-@contextlib.contextmanager
-def _fewer_collections() -> Iterator[None]:
-    """Run the cyclic collector every GC_THRESHOLD allocations instead of every 700.
-
-    A batch keeps some 10^5 objects alive (records, validated profiles, the merge plan's
-    rows), which the collector would otherwise traverse again and again: measured, half
-    of the import's time went there. Reference counting frees them as before; the
-    collector still runs, less often.
-    """
-    before = gc.get_threshold()
-    gc.set_threshold(GC_THRESHOLD, *before[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
-
-
 async def run(
     engine: AsyncEngine,
     plan: Plan,
@@ -298,7 +279,7 @@ async def run(
     abandon: asyncio.Event | None = None,
     on_batch: Callable[[Report], None] | None = None,
 ) -> Outcome:
-    with _fewer_collections():
+    with fewer_collections():
         return await _run(engine, plan, stop or asyncio.Event(), abandon or asyncio.Event(), on_batch)
 
 
