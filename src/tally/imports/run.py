@@ -51,7 +51,8 @@ from tally.imports.queries import database_account
 from tally.imports.rejects import Rejects
 from tally.imports.validate import validated
 from tally.profiles.input import ImportInput, Matching
-from tally.profiles.service import linked_resources, profiles_import
+from tally.profiles.service import linked_resources
+from tally.profiles.upsert import profiles_import
 from tally.store.engine import read_transaction, write_transaction
 from tally.store.types import utcnow
 

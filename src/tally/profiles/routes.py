@@ -11,7 +11,7 @@ from tally.capability import Capability
 from tally.catalog.channels import ChannelName
 from tally.catalog.routes import ListPage
 from tally.errors import BadRequest, TallyError
-from tally.profiles import service
+from tally.profiles import service, upsert
 from tally.profiles.input import (
     PROFILE_DATA,
     ImportInput,
@@ -150,7 +150,7 @@ async def profile_add_batch(call: Call, params: ProfileAddBatch) -> list[dict[st
     ]
 
 
-def _imported(outcome: service.Imported | TallyError) -> dict[str, Any]:
+def _imported(outcome: upsert.Imported | TallyError) -> dict[str, Any]:
     if isinstance(outcome, TallyError):
         return {"error": outcome.code, "error_text": outcome.text, "profile_id": ""}
     return {"error": 0, "error_text": SUCCESS_TEXT, "profile_id": str(outcome.profile_id)}
@@ -158,7 +158,7 @@ def _imported(outcome: service.Imported | TallyError) -> dict[str, Any]:
 
 async def _import_one(call: Call, params: ProfileImport, *, create: bool) -> dict[str, Any]:
     async with write_transaction(call.runtime.engine) as conn:
-        [outcome] = await service.profiles_import(
+        [outcome] = await upsert.profiles_import(
             conn, call.account_id, params.db_id, params.matching, [params.data], create=create
         )
     if isinstance(outcome, TallyError):
@@ -177,7 +177,7 @@ async def profile_update(call: Call, params: ProfileImport) -> dict[str, Any]:
 async def profile_import_batch(call: Call, params: ProfileImportBatch) -> list[dict[str, Any]]:
     """Every item succeeds or fails alone; items with one key apply in order."""
     async with write_transaction(call.runtime.engine) as conn:
-        outcomes = await service.profiles_import(conn, call.account_id, params.db_id, params.matching, params.data)
+        outcomes = await upsert.profiles_import(conn, call.account_id, params.db_id, params.matching, params.data)
     return [_imported(outcome) for outcome in outcomes]
 
 
