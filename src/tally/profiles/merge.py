@@ -72,6 +72,11 @@ class ProfileState:
         return [] if self.id is None else [str(self.id)]
 
 
+def _same(stored: Any, given: Any) -> bool:
+    """Equal and of one type: ``true`` replaces a stored ``1`` (Python holds ``1 == True``)."""
+    return type(stored) is type(given) and stored == given
+
+
 def normal_key(matching: Matching, key: str) -> str:
     """The form a matching key is looked up in."""
     if matching == "email":
@@ -131,7 +136,7 @@ class Plan:
             if status != state.global_status:
                 state.global_status, state.changed, state.flags_stale = status, True, True
         for name, value in profile.fields.items():
-            if name not in state.fields or state.fields[name] != value:
+            if name not in state.fields or not _same(state.fields[name], value):
                 state.fields[name], state.changed = value, True
         if state.id is None:
             state.written.extend(profile.subscriptions)

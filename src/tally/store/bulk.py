@@ -68,8 +68,13 @@ async def insert_rows(conn: AsyncConnection, table: Table, rows: Sequence[dict[s
 
 
 def _encoder(column_type: Any, dialect: Any) -> Callable[[Any], Any]:
-    """The column type's bind processor, remembering the last value it encoded."""
-    process = column_type.bind_processor(dialect)
+    """The column type's bind processor for ``dialect``, remembering the last value it encoded.
+
+    The dialect's own implementation of the type, as SQLAlchemy's inserts use it: SQLite's
+    DATETIME writes ``2024-05-06 07:08:09.000000``, where the generic type would leave the
+    value to sqlite3's adapter (``2024-05-06 07:08:09``, deprecated since Python 3.12).
+    """
+    process = column_type.dialect_impl(dialect).bind_processor(dialect)
     if process is None:
         return lambda value: value
     last: list[Any] = [_NOTHING, None]
