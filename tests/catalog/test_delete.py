@@ -56,7 +56,10 @@ async def test_database_delete_removes_everything_that_hangs_on_it(api: Api, eng
     profile_ids = [profile["profile_id"] for profile in await api.ok("profiles/list", {"db_id": database_id})]
     ids = [int(profile_id) for profile_id in profile_ids]
     assert await count_rows(engine, profile_phones, database_id=database_id) == 2
-    assert await count_rows(engine, profile_count_deltas, database_id=database_id) > 0
+    # The maintenance pass may have folded the count deltas already (every lease / 3): then
+    # the database row holds them; either way there is something for the delete to remove.
+    deltas = await count_rows(engine, profile_count_deltas, database_id=database_id)
+    assert deltas > 0 or (await api.ok("databases/get", {"id": database_id}))["profiles_count"] == 2
 
     assert await api.ok("databases/delete", {"id": database_id}) == {}
 
