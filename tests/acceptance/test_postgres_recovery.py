@@ -47,7 +47,7 @@ async def test_workers_survive_terminated_connections(
         async with write_transaction(engine) as conn:
             account_id = await conn.scalar(text("SELECT id FROM accounts WHERE name = 'many-processes'"))
             for database_id, resource_id in pairs[:120]:
-                await refresh_start(conn, account_id, database_id, resource_id)
+                await refresh_start(conn, account_id, database_id, resource_id, recount=True)  # long enough
         killed = 0
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:

@@ -17,6 +17,7 @@ from tally.store.tables import (
     profile_count_deltas,
     profile_phones,
     profiles,
+    subscription_counts,
     subscriptions,
 )
 from tally.store.types import utcnow
@@ -64,7 +65,8 @@ async def test_database_delete_removes_everything_that_hangs_on_it(api: Api, eng
     assert await api.ok("databases/delete", {"id": database_id}) == {}
 
     assert_error(await api.raw("databases/get", {"id": database_id}), 404, f"Database not found: {database_id}")
-    for table in (profiles, subscriptions, profile_phones, profile_count_deltas, counter_sets, database_resources):
+    hanging = (profiles, subscriptions, profile_phones, profile_count_deltas, counter_sets, database_resources)
+    for table in (*hanging, subscription_counts):
         assert await count_rows(engine, table, database_id=database_id) == 0, table.name
     for table in (subscriptions, profile_phones):
         assert await count_rows(engine, table, profile_id=ids) == 0, table.name
@@ -174,7 +176,7 @@ async def test_resource_delete_removes_its_subscriptions_links_and_counters(api:
     assert await api.ok("resources/delete", {"id": resource_id}) == {}
 
     assert_error(await api.raw("resources/get", {"id": resource_id}), 404, f"Resource not found: {resource_id}")
-    for table in (subscriptions, counter_sets, database_resources):
+    for table in (subscriptions, subscription_counts, counter_sets, database_resources):
         assert await count_rows(engine, table, resource_id=resource_id) == 0, table.name
     # Profiles stay, and so do the other resource's subscriptions.
     assert (await api.ok("databases/get", {"id": database_id}))["profiles_count"] == 2

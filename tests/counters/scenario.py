@@ -128,11 +128,14 @@ class Scenario:
             assert was_change
 
     async def check(self) -> dict[str, Any]:
-        """Refresh; the result must equal the reference. Returns the tasks/status data."""
+        """Recount, then refresh from the maintained counts: both must equal the reference.
+        Returns the refresh's tasks/status data."""
+        expected = reference_channels(self.model, CHANNELS)
+        recounted = await refresh(self.api, self.database_id, self.resource_ids["main"], recount=True)
+        assert recounted["result"][0]["channels"] == expected, "the recount differs from the reference"
         status = await refresh(self.api, self.database_id, self.resource_ids["main"])
         [element] = status["result"]
-        expected = reference_channels(self.model, CHANNELS)
-        assert element["channels"] == expected
+        assert element["channels"] == expected, "the maintained counts differ from the reference"
         live = sum(not profile.deleted for profile in self.model.profiles)
         assert element["total_count"] == live
         check_invariants(element["channels"], element["total_count"])

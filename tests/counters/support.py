@@ -18,9 +18,11 @@ async def api_with_chunk_size(engine: AsyncEngine, settings: Settings, chunk_siz
         yield await Api.for_new_account(client, engine)
 
 
-async def refresh(api: Api, database_id: int, resource_id: int) -> dict[str, Any]:
-    """Run one refresh to its end; its tasks/status data (checked to be completed)."""
-    task = await api.ok("databases/refresh_counters", {"id": database_id, "resource_id": resource_id})
+async def refresh(api: Api, database_id: int, resource_id: int, *, recount: bool = False) -> dict[str, Any]:
+    """Run one refresh (a recount, with ``recount``) to its end; its tasks/status data
+    (checked to be completed)."""
+    body = {"id": database_id, "resource_id": resource_id} | ({"recount": True} if recount else {})
+    task = await api.ok("databases/refresh_counters", body)
     status = await api.wait_task(task["task_id"])
     assert status["status"] == "completed", status
     assert status["progress"] == 100

@@ -1,4 +1,4 @@
-"""A refresh while profiles change: counts true for one state, each profile counted once.
+"""A recount while profiles change: counts true for one state, each profile counted once.
 
 Writes are made between the chunks of a running refresh (the worker reports progress
 after each chunk), so that they land in the middle of the count.
@@ -55,7 +55,7 @@ async def test_refresh_status_changes_between_chunks_count_each_profile_once(
     async with api_with_chunk_size(engine, settings, 1) as api:
         database_id, resource_id = await api.setup_catalog(["email", "sms"])
         profile_ids = await add_subscribed(api, database_id, resource_id, 4)
-        await refresh(api, database_id, resource_id)  # later refreshes cut chunks by these counts
+        await refresh(api, database_id, resource_id, recount=True)  # later refreshes cut chunks by these counts
 
         async def bounce(index: int) -> None:
             body = {"resource_id": resource_id, "channel": "email", "email": f"u{index}@example.org"}
@@ -64,13 +64,13 @@ async def test_refresh_status_changes_between_chunks_count_each_profile_once(
 
         writes: list[Write] = [functools.partial(bounce, index) for index in range(2)]
         between_chunks(monkeypatch, writes)
-        [element] = (await refresh(api, database_id, resource_id))["result"]
+        [element] = (await refresh(api, database_id, resource_id, recount=True))["result"]
         assert writes == []
         check_invariants(element["channels"], element["total_count"])
         counts = email_counts(element)
         states = [(4 - bounced, bounced) for bounced in range(3)]
         assert (counts["subscribed"], counts["hardbounced"]) in states, counts
-        [after] = (await refresh(api, database_id, resource_id))["result"]
+        [after] = (await refresh(api, database_id, resource_id, recount=True))["result"]
         assert (email_counts(after)["subscribed"], email_counts(after)["hardbounced"]) == (2, 2)
 
 
@@ -80,7 +80,7 @@ async def test_refresh_profiles_added_and_deleted_between_chunks_keep_all_consis
     async with api_with_chunk_size(engine, settings, 1) as api:
         database_id, resource_id = await api.setup_catalog(["email", "push", "sms"])
         profile_ids = await add_subscribed(api, database_id, resource_id, 3)
-        await refresh(api, database_id, resource_id)
+        await refresh(api, database_id, resource_id, recount=True)
 
         async def add_more() -> None:
             await add_subscribed(api, database_id, resource_id, 5)
@@ -89,7 +89,7 @@ async def test_refresh_profiles_added_and_deleted_between_chunks_keep_all_consis
             await api.ok("profiles/delete", {"profile_id": profile_ids[0]})
 
         between_chunks(monkeypatch, [add_more, delete_one])
-        [element] = (await refresh(api, database_id, resource_id))["result"]
+        [element] = (await refresh(api, database_id, resource_id, recount=True))["result"]
         check_invariants(element["channels"], element["total_count"])
         counts = email_counts(element)
         # The state before the writes, between them, or after them.

@@ -90,13 +90,13 @@ def start_worker(database_url: str, spawn_worker: Callable[[str], TallyProcess])
 
 
 async def _queue_refresh(engine: AsyncEngine, settings: Settings, account_id: int) -> tuple[str, int, int]:
-    """A database of demo profiles, refreshed once already, and a second refresh queued."""
+    """A database of demo profiles, refreshed once already, and a recount queued (the long task)."""
     database_id, resource_id = await add_catalog(engine, account_id, PROFILES)
     async with write_transaction(engine) as conn:
         await refresh.refresh_start(conn, account_id, database_id, resource_id)
     assert await Worker(engine, settings, registry_for({refresh.KIND: refresh.run_refresh})).run_once()
     async with write_transaction(engine) as conn:
-        task_id = await refresh.refresh_start(conn, account_id, database_id, resource_id)
+        task_id = await refresh.refresh_start(conn, account_id, database_id, resource_id, recount=True)
     return task_id, database_id, resource_id
 
 

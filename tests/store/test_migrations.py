@@ -24,6 +24,7 @@ from tally.store.tables import (
     profile_phones,
     profiles,
     resources,
+    subscription_counts,
     subscriptions,
 )
 
@@ -119,9 +120,28 @@ async def test_upgrade_from_0003_keeps_the_data_and_the_catalog_deletes_all_of_i
     async with engine.begin() as conn:
         await database_delete(conn, 1)
     async with engine.connect() as conn:
-        for table in (databases, profiles, subscriptions, counter_sets, database_resources):
+        for table in (databases, profiles, subscriptions, subscription_counts, counter_sets, database_resources):
             assert await conn.scalar(select(func.count()).select_from(table)) == 0, table.name
         assert await conn.scalar(select(func.count()).select_from(resources)) == 1
+
+
+async def test_upgrade_counts_the_stored_effective_subscriptions(engine: AsyncEngine) -> None:
+    await _upgrade_over_stored_data(engine)
+    counts = subscription_counts.c
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(
+                    counts.database_id,
+                    counts.resource_id,
+                    counts.channel,
+                    counts.status,
+                    counts.is_sendable,
+                    counts.delta,
+                )
+            )
+        ).all()
+    assert [tuple(row) for row in rows] == [(1, 1, 0, 0, True, 1)]
 
 
 async def test_deleting_a_resource_deletes_its_subscriptions_links_and_counters(engine: AsyncEngine) -> None:
@@ -129,7 +149,7 @@ async def test_deleting_a_resource_deletes_its_subscriptions_links_and_counters(
     async with engine.begin() as conn:
         await resource_delete(conn, 1)
     async with engine.connect() as conn:
-        for table in (resources, subscriptions, counter_sets, database_resources):
+        for table in (resources, subscriptions, subscription_counts, counter_sets, database_resources):
             assert await conn.scalar(select(func.count()).select_from(table)) == 0, table.name
         assert await conn.scalar(select(func.count()).select_from(profiles)) == 1
 

@@ -19,6 +19,7 @@ from tally.store.tables import (
     profile_phones,
     profiles,
     resources,
+    subscription_counts,
     subscriptions,
     tasks,
 )
@@ -91,7 +92,7 @@ async def database_update(conn: AsyncConnection, database_id: int, values: dict[
 
 
 # database_delete -- a database and everything that hangs on it: its profiles, their
-# subscriptions and phones (tables without foreign keys, migrations 0010 and 0011), then the
+# subscriptions and phones, their maintained counts (tables without foreign keys), then the
 # database, whose links, counter sets and count deltas go by ON DELETE CASCADE.
 async def database_delete(conn: AsyncConnection, database_id: int) -> None:
     # By profile: the identity index leads with profile_id; no index leads with database_id.
@@ -99,6 +100,8 @@ async def database_delete(conn: AsyncConnection, database_id: int) -> None:
     await conn.execute(delete(subscriptions).where(subscriptions.c.profile_id.in_(of_database)))
     await conn.execute(delete(profile_phones).where(profile_phones.c.database_id == database_id))
     await conn.execute(delete(profiles).where(profiles.c.database_id == database_id))
+    # After the subscriptions: their delete trigger has just written the last deltas.
+    await conn.execute(delete(subscription_counts).where(subscription_counts.c.database_id == database_id))
     await conn.execute(delete(databases).where(databases.c.id == database_id))
 
 
@@ -183,6 +186,7 @@ async def resource_update(conn: AsyncConnection, resource_id: int, values: dict[
 # its links and counter sets (ON DELETE CASCADE).
 async def resource_delete(conn: AsyncConnection, resource_id: int) -> None:
     await conn.execute(delete(subscriptions).where(subscriptions.c.resource_id == resource_id))
+    await conn.execute(delete(subscription_counts).where(subscription_counts.c.resource_id == resource_id))
     await conn.execute(delete(resources).where(resources.c.id == resource_id))
 
 

@@ -95,6 +95,16 @@ def chunk_query(database_id: int, resource_id: int, chunk: Chunk) -> Select[int,
     )
 
 
+def maintained_tally(rows: Iterable[tuple[int, int, bool, int]]) -> Tally:
+    """A Tally from the maintained counts: (channel code, status, sendable, subscriptions)."""
+    tally = Tally()
+    for channel, status, sendable, count in rows:
+        tally.counted[(channel, status)] += count
+        if sendable:
+            tally.sendable[(channel, status)] += count
+    return tally
+
+
 async def count_chunk(conn: AsyncConnection, database_id: int, resource_id: int, chunk: Chunk, into: Tally) -> None:
     """Add the counts of one chunk to ``into``."""
     rows = await conn.execute(chunk_query(database_id, resource_id, chunk))

@@ -1,4 +1,9 @@
-"""Refreshing the counters of one (database, resource): starting it, running it, showing it."""
+"""Refreshing the counters of one (database, resource): starting it, running it, showing it.
+
+A refresh reads the counts the triggers of migration 0012 keep in every write's transaction
+(``subscription_counts``): one small aggregate, whatever the database's size. With
+``recount`` it counts the subscriptions themselves instead (count.py), the proof of those.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ from tally.catalog.channels import CHANNEL_CODES
 from tally.catalog.queries import Lock
 from tally.catalog.service import database_require, require_linked, resource_require
 from tally.counters import queries
-from tally.counters.count import Tally, count_chunk, plan_chunks
+from tally.counters.count import Tally, count_chunk, maintained_tally, plan_chunks
 from tally.counters.queries import CounterSet
 from tally.errors import TallyError
 from tally.profiles.statuses import SENDABLE_STATUSES, Status
@@ -30,8 +35,11 @@ def dedupe_key(database_id: int, resource_id: int) -> str:
     return f"{KIND}:{database_id}:{resource_id}"
 
 
-async def refresh_start(conn: AsyncConnection, account_id: int, database_id: int, resource_id: int) -> str:
-    """Queue a refresh, or return the one already queued or running for the same pair.
+async def refresh_start(
+    conn: AsyncConnection, account_id: int, database_id: int, resource_id: int, *, recount: bool = False
+) -> str:
+    """Queue a refresh, or return the one already queued or running for the same pair
+    (a recount asked while a refresh is queued is that refresh).
 
     The database stays pinned until commit (PostgreSQL): databases/delete and resources/delete
     lock it for a change before they look for its tasks, so they either see this one or
@@ -44,7 +52,7 @@ async def refresh_start(conn: AsyncConnection, account_id: int, database_id: int
         conn,
         account_id=account_id,
         kind=KIND,
-        params={"database_id": database_id, "resource_id": resource_id},
+        params={"database_id": database_id, "resource_id": resource_id} | ({"recount": True} if recount else {}),
         now=utcnow(),
         dedupe_key=dedupe_key(database_id, resource_id),
     )
@@ -65,35 +73,26 @@ def channel_counters(channel: str, tally: Tally | None, total: int) -> dict[str,
 
 
 async def run_refresh(execution: Execution) -> Finish:
-    """Count one (database, resource), chunk by chunk, reporting progress after each chunk."""
+    """Read the maintained counts of one (database, resource), or recount them chunk by chunk."""
     task = execution.task
     database_id, resource_id = task.params["database_id"], task.params["resource_id"]
     started_at = execution.clock()
     started_ns = time.perf_counter_ns()
-    tally = Tally()
     # Every chunk, and `total`, read one snapshot: chunks are runs of statuses, so with a
     # snapshot per chunk a profile whose status changed between two chunks would be
     # counted in both (or in neither), and the counters would no longer add up to `all`.
     async with snapshot_transaction(execution.engine) as conn:
-        if not is_sqlite(conn):
-            # psycopg prepares a statement run 5 times on a connection, and PostgreSQL then
-            # reuses a generic plan: serial, sized for a few rows, 1.25x slower at 10M
-            # profiles than the plan made for each chunk's own values (bench/refresh.py).
-            await conn.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
         try:
             database = await database_require(conn, task.account_id, database_id)
             resource = await resource_require(conn, task.account_id, resource_id)
         except TallyError as error:
             raise TaskFailed(error.text) from None
         total = database.profiles_count
-        previous = await _previous_counts(conn, database_id, resource_id)
         codes = [CHANNEL_CODES[channel] for channel in sorted(resource.channels)]
-        chunks = plan_chunks(codes, execution.settings.count_chunk_size, previous)
-        total_weight, done_weight = sum(chunk.weight for chunk in chunks), 0
-        for chunk in chunks:
-            await count_chunk(conn, database_id, resource_id, chunk, tally)
-            done_weight += chunk.weight
-            await execution.report_progress(99 * done_weight // total_weight)
+        if task.params.get("recount"):
+            tally = await _recount(execution, conn, database_id, resource_id, codes)
+        else:
+            tally = maintained_tally(await queries.maintained_counts(conn, database_id, resource_id))
     duration_ns = time.perf_counter_ns() - started_ns
     channels = [channel_counters(channel, tally, total) for channel in sorted(resource.channels)]
 
@@ -103,6 +102,26 @@ async def run_refresh(execution: Execution) -> Finish:
         return [_result_element(resource_id, channels, total, started_at, duration_ns, now)]
 
     return finish
+
+
+async def _recount(
+    execution: Execution, conn: AsyncConnection, database_id: int, resource_id: int, codes: list[int]
+) -> Tally:
+    """The subscriptions themselves, counted chunk by chunk, with progress after each chunk."""
+    if not is_sqlite(conn):
+        # psycopg prepares a statement run 5 times on a connection, and PostgreSQL then
+        # reuses a generic plan: serial, sized for a few rows, 1.25x slower at 10M
+        # profiles than the plan made for each chunk's own values (bench/refresh.py).
+        await conn.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+    previous = await _previous_counts(conn, database_id, resource_id)
+    chunks = plan_chunks(codes, execution.settings.count_chunk_size, previous)
+    tally = Tally()
+    total_weight, done_weight = sum(chunk.weight for chunk in chunks), 0
+    for chunk in chunks:
+        await count_chunk(conn, database_id, resource_id, chunk, tally)
+        done_weight += chunk.weight
+        await execution.report_progress(99 * done_weight // total_weight)
+    return tally
 
 
 async def _previous_counts(

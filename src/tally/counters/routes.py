@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tally.capability import Capability
-from tally.counters import refresh
+from tally.config import Settings
+from tally.counters import queries, refresh
 from tally.feedback.params import Feedback, OptionalFeedback
 from tally.feedback.queries import delivery_register
 from tally.queue.execution import TaskKind
 from tally.queue.queries import Task
+from tally.queue.registry import MaintenancePass
 from tally.store.engine import read_transaction, write_transaction
 from tally.store.types import utcnow
 from tally.wire.methods import Call, Method
-from tally.wire.params import Params, PositiveInt
+from tally.wire.params import Flag, Params, PositiveInt
 
 
 class DatabaseCounters(Params):
@@ -24,19 +27,29 @@ class DatabaseCounters(Params):
     resource_id: PositiveInt = Field(description="Resource id")
 
 
+_RECOUNT = (
+    "(ext) Count the subscriptions themselves, chunk by chunk, instead of reading the counts "
+    "every write keeps: the proof of those counts, slower as the database grows"
+)
+
+
 class DatabaseRefresh(DatabaseCounters):
     feedback: OptionalFeedback = Field(None, description="Where the finished task is delivered")
+    recount: Flag = Field(False, description=_RECOUNT)
 
 
 class ResourceRefresh(Params):
     id: PositiveInt = Field(description="Resource id")
     list_id: PositiveInt = Field(description="Database id")
     feedback: OptionalFeedback = Field(None, description="Where the finished task is delivered")
+    recount: Flag = Field(False, description=_RECOUNT)
 
 
-async def _start(call: Call, database_id: int, resource_id: int, feedback: Feedback | None) -> dict[str, Any]:
+async def _start(
+    call: Call, database_id: int, resource_id: int, feedback: Feedback | None, recount: bool
+) -> dict[str, Any]:
     async with write_transaction(call.runtime.engine) as conn:
-        task_id = await refresh.refresh_start(conn, call.account_id, database_id, resource_id)
+        task_id = await refresh.refresh_start(conn, call.account_id, database_id, resource_id, recount=recount)
         if feedback is not None:
             await delivery_register(
                 conn, task_id=task_id, account_id=call.account_id, url=feedback.url, type_=feedback.type, now=utcnow()
@@ -46,11 +59,11 @@ async def _start(call: Call, database_id: int, resource_id: int, feedback: Feedb
 
 
 async def database_refresh(call: Call, params: DatabaseRefresh) -> dict[str, Any]:
-    return await _start(call, params.id, params.resource_id, params.feedback)
+    return await _start(call, params.id, params.resource_id, params.feedback, params.recount)
 
 
 async def resource_refresh(call: Call, params: ResourceRefresh) -> dict[str, Any]:
-    return await _start(call, params.list_id, params.id, params.feedback)
+    return await _start(call, params.list_id, params.id, params.feedback, params.recount)
 
 
 async def database_counters(call: Call, params: DatabaseCounters) -> list[dict[str, Any]]:
@@ -71,7 +84,8 @@ METHODS = [
     Method("databases/refresh_counters", DatabaseRefresh, database_refresh,
            "Start a recount of a database's subscriptions to one resource",
            description="Answers at once with a task id; follow it with tasks/status. While a "
-           "refresh of the same database and resource is queued or running, its id is returned.",
+           "refresh of the same database and resource is queued or running, its id is returned. "
+           "The counts come from those every write keeps; recount: true counts the rows instead.",
            example={"id": 5, "resource_id": 24}, response_example=_TASK),
     Method("resources/refresh_counters", ResourceRefresh, resource_refresh,
            "Start the same recount from the resource side",
@@ -81,4 +95,14 @@ METHODS = [
            example={"id": 5, "resource_id": 24}, response_example=[_EMAIL]),
 ]  # fmt: skip
 
-CAPABILITY = Capability("counters", methods=METHODS, task_kinds=[REFRESH_KIND])
+
+async def _fold_maintained_counts(conn: AsyncConnection, now: datetime, settings: Settings) -> None:
+    await queries.maintained_counts_fold(conn)
+
+
+CAPABILITY = Capability(
+    "counters",
+    methods=METHODS,
+    task_kinds=[REFRESH_KIND],
+    maintenance=[MaintenancePass("maintained counts", _fold_maintained_counts)],
+)

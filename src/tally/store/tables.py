@@ -184,6 +184,24 @@ subscriptions = Table(
     ),
 )
 
+# The effective subscriptions per counter key, maintained by triggers on subscriptions
+# (migration 0012) in the transaction of every write: a key's count is the sum of its rows'
+# deltas. PostgreSQL inserts one row per statement and key (no row is shared by concurrent
+# writers) and a maintenance pass folds them (counters/maintained.py); SQLite keeps one row
+# per key. The full recount over ix_subscriptions_count stays as their proof.
+subscription_counts = Table(
+    "subscription_counts",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("database_id", BigInteger, nullable=False),
+    Column("resource_id", BigInteger, nullable=False),
+    Column("channel", SmallInteger, nullable=False),
+    Column("status", SmallInteger, nullable=False),
+    Column("is_sendable", Boolean, nullable=False),
+    Column("delta", BigInteger, nullable=False),
+    Index("ix_subscription_counts_key", "database_id", "resource_id", "channel", "status", "is_sendable"),
+)
+
 counter_sets = Table(
     "counter_sets",
     metadata,

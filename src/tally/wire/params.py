@@ -8,6 +8,7 @@ value means the same wherever it comes from:
   and other strings are refused;
 * text is a string XML 1.0 can carry, since stored text must round-trip through XML
   responses (api.md section 2), optionally with a length limit (``max_length``);
+* a flag is JSON ``true`` or ``false``, or the word as text (XML);
 * a list field also takes a single item when the body was XML (``XmlList``), since one
   element is indistinguishable from a one-item list there unless it carries
   ``array="true"``; likewise an empty element is an empty object (``XmlObject``).
@@ -98,6 +99,15 @@ def _text(value: object) -> str:
     return value
 
 
+def _flag(value: object) -> bool:
+    """A boolean: JSON ``true``/``false``, or the same words as text (all XML gives)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip() in ("true", "false"):
+        return value.strip() == "true"
+    raise invalid("must be true or false")
+
+
 def _limited(value: str, limit: int) -> str:
     if len(value) > limit:
         raise invalid(f"must be at most {limit} characters")
@@ -140,6 +150,7 @@ Priority = Annotated[
     int, PlainValidator(_priority), WithJsonSchema({"type": "integer", "minimum": 0, "maximum": MAX_PRIORITY})
 ]
 Text = Annotated[str, PlainValidator(_text), WithJsonSchema({"type": "string"})]
+Flag = Annotated[bool, PlainValidator(_flag), WithJsonSchema({"type": "boolean"})]
 #: A JSON scalar; a string is Text of at most MAX_TEXT characters.
 Scalar = Annotated[
     str | int | float | bool | None,

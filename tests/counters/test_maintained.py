@@ -1,0 +1,185 @@
+"""The counts every write keeps (migration 0012's triggers), what refresh_counters reads.
+
+Every refresh in the scenario tests (tests/counters/scenario.py) already checks both the
+maintained counts and the recount against the reference model; these tests cover the rest:
+that a refresh reads the maintained counts (and a recount does not), the fold, the flag's
+wire forms, and concurrent writers on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tally.app import REGISTRY
+from tally.catalog.channels import CHANNEL_CODES
+from tally.config import Settings
+from tally.counters.queries import maintained_counts, maintained_counts_fold
+from tally.demo import demo_profiles
+from tally.profiles.service import profiles_add
+from tally.profiles.statuses import Status
+from tally.queue.worker import Worker
+from tally.store.engine import read_transaction, write_transaction
+from tally.store.tables import subscription_counts
+from tests.counters.support import refresh
+from tests.helpers import Api
+from tests.profiles.test_xml import post_xml
+from tests.wire.support import assert_error
+
+
+def email_status(status: dict[str, Any]) -> dict[str, int]:
+    [element] = status["result"]
+    [email] = [entry for entry in element["channels"] if entry["channel"] == "email"]
+    counts: dict[str, int] = email["status"]
+    return counts
+
+
+async def add_subscribed(api: Api, database_id: int, resource_id: int, count: int, start: int = 0) -> list[str]:
+    items = [
+        {
+            "email": f"u{n}@example.org",
+            "subscriptions": [{"resource_id": resource_id, "channel": "email", "email": f"u{n}@example.org"}],
+        }
+        for n in range(start, start + count)
+    ]
+    results = await api.ok("profiles/add_batch", {"db_id": database_id, "data": items})
+    return [result["profile_id"] for result in results]
+
+
+async def rows_per_key(engine: AsyncEngine, database_id: int) -> Counter[tuple[Any, ...]]:
+    counts = subscription_counts.c
+    async with read_transaction(engine) as conn:
+        rows = await conn.execute(
+            select(counts.resource_id, counts.channel, counts.status, counts.is_sendable).where(
+                counts.database_id == database_id
+            )
+        )
+        return Counter(tuple(row) for row in rows)
+
+
+async def test_refresh_reads_the_maintained_counts_and_a_recount_the_rows(api: Api, engine: AsyncEngine) -> None:
+    database_id, resource_id = await api.setup_catalog()
+    await add_subscribed(api, database_id, resource_id, 3)
+    assert email_status(await refresh(api, database_id, resource_id))["subscribed"] == 3
+    # Plant a difference the writes did not make: only a refresh that reads the counts sees it.
+    counts = subscription_counts.c
+    key = (counts.database_id == database_id, counts.channel == CHANNEL_CODES["email"], counts.status == 0)
+    async with write_transaction(engine) as conn:
+        one_row = select(func.min(counts.id)).where(*key).scalar_subquery()
+        await conn.execute(update(subscription_counts).where(counts.id == one_row).values(delta=counts.delta + 40))
+    assert email_status(await refresh(api, database_id, resource_id))["subscribed"] == 43
+    recounted = email_status(await refresh(api, database_id, resource_id, recount=True))
+    assert (recounted["subscribed"], recounted["subscribed_sendable"]) == (3, 3)
+
+
+async def test_every_write_path_moves_the_counts(api: Api, engine: AsyncEngine) -> None:
+    database_id, resource_id = await api.setup_catalog()
+    ids = await add_subscribed(api, database_id, resource_id, 4)
+    ref = {"resource_id": resource_id, "channel": "email"}
+    await api.ok(
+        "subscriptions/set",
+        {"db_id": database_id, "profile_id": ids[0], **ref, "email": "u0@example.org", "status": "unsubscribed"},
+    )
+    await api.ok("profiles/import", {"db_id": database_id, "email": "u1@example.org", "data": {"_status": "suspended"}})
+    await api.ok("profiles/delete", {"profile_id": ids[2]})
+    new = {"email": "new@example.org", "subscriptions": [{**ref, "email": "new@example.org"}]}
+    await api.ok("profiles/import", {"db_id": database_id, "data": new})
+    counts = email_status(await refresh(api, database_id, resource_id))
+    assert counts == email_status(await refresh(api, database_id, resource_id, recount=True))
+    # u0 unsubscribed; u1 subscribed but blocked by its _status; u2 gone; u3 and new sendable.
+    assert (counts["unsubscribed"], counts["subscribed"], counts["subscribed_sendable"]) == (1, 3, 2)
+
+
+async def test_the_fold_leaves_one_row_per_key_and_the_same_counts(api: Api, engine: AsyncEngine, backend: str) -> None:
+    database_id, resource_id = await api.setup_catalog()
+    for start in (0, 10, 20):
+        await add_subscribed(api, database_id, resource_id, 10, start)
+    before = await rows_per_key(engine, database_id)
+    # PostgreSQL: a row per statement and key (an add of fewer than 50 rows inserts them one
+    # statement each); SQLite: one row per key from the start.
+    assert max(before.values()) == (30 if backend == "postgres" else 1)
+    async with read_transaction(engine) as conn:
+        counted = sorted(await maintained_counts(conn, database_id, resource_id))
+    async with write_transaction(engine) as conn:
+        folded = await maintained_counts_fold(conn)
+    assert folded == (1 if backend == "postgres" else 0)
+    assert set((await rows_per_key(engine, database_id)).values()) == {1}
+    async with read_transaction(engine) as conn:
+        assert sorted(await maintained_counts(conn, database_id, resource_id)) == counted
+    assert counted == [(CHANNEL_CODES["email"], int(Status.SUBSCRIBED), True, 30)]
+
+
+async def test_the_maintenance_pass_folds_them(api: Api, engine: AsyncEngine, settings: Settings) -> None:
+    database_id, resource_id = await api.setup_catalog()
+    for start in (0, 10):
+        await add_subscribed(api, database_id, resource_id, 10, start)
+    await Worker(engine, settings, REGISTRY).maintenance.round()
+    assert set((await rows_per_key(engine, database_id)).values()) == {1}
+    assert email_status(await refresh(api, database_id, resource_id))["subscribed"] == 20
+
+
+async def test_a_key_whose_deltas_add_up_to_nothing_is_folded_away(api: Api, engine: AsyncEngine, backend: str) -> None:
+    if backend != "postgres":
+        pytest.skip("SQLite keeps one row per key, updated in place")
+    database_id, resource_id = await api.setup_catalog()
+    [profile_id] = await add_subscribed(api, database_id, resource_id, 1)
+    await api.ok("profiles/delete", {"profile_id": profile_id})
+    async with write_transaction(engine) as conn:
+        await maintained_counts_fold(conn)
+    assert await rows_per_key(engine, database_id) == Counter()
+
+
+@pytest.mark.parametrize("value", ["yes", 1, "TRUE1"])
+async def test_recount_must_be_a_boolean(api: Api, value: object) -> None:
+    database_id, resource_id = await api.setup_catalog()
+    envelope = await api.raw(
+        "databases/refresh_counters", {"id": database_id, "resource_id": resource_id, "recount": value}
+    )
+    assert_error(envelope, 400, f"Invalid parameter: recount must be true or false, got {value!r}")
+
+
+async def test_recount_in_xml(api: Api) -> None:
+    database_id, resource_id = await api.setup_catalog()
+    inner = f"<id>{database_id}</id><resource_id>{resource_id}</resource_id><recount>true</recount>"
+    envelope = await post_xml(api, "databases/refresh_counters", inner)
+    status = await api.wait_task(envelope["data"]["task_id"])
+    assert status["status"] == "completed"
+
+
+async def test_concurrent_writers_share_no_counter_row(api: Api, engine: AsyncEngine, backend: str) -> None:
+    """Two uncommitted writes to the same keys: the second never waits for the first."""
+    if backend != "postgres":
+        pytest.skip("SQLite has one writer at a time by design")
+    database_id, resource_id = await api.setup_catalog()
+    first_added = asyncio.Event()
+    second_done = asyncio.Event()
+
+    async def first() -> None:
+        async with write_transaction(engine) as conn:
+            await profiles_add(conn, api.account_id, database_id, list(demo_profiles(20, resource_id)))
+            first_added.set()
+            await asyncio.wait_for(second_done.wait(), 10)  # still uncommitted meanwhile
+
+    async def second() -> None:
+        await first_added.wait()
+        async with write_transaction(engine) as conn:
+            await conn.execute(text("SET LOCAL lock_timeout = '2s'"))
+            await profiles_add(conn, api.account_id, database_id, list(demo_profiles(20, resource_id, seed=7)))
+        second_done.set()
+
+    await asyncio.wait_for(asyncio.gather(first(), second()), 20)
+    maintained = await refresh(api, database_id, resource_id)
+    recounted = await refresh(api, database_id, resource_id, recount=True)
+    assert maintained["result"][0]["channels"] == recounted["result"][0]["channels"]
+    async with read_transaction(engine) as conn:
+        rows = await conn.scalar(
+            select(func.count())
+            .select_from(subscription_counts)
+            .where(subscription_counts.c.database_id == database_id)
+        )
+    assert rows and rows > 1
