@@ -12,6 +12,9 @@ temporary directory, then measures, side by side in one run, on each backend ask
 * ``tally import``: the real command as a subprocess on a fresh database (validation,
   matching, profiles, phones and subscriptions with their flags, checkpoints), with its
   peak RSS (``ru_maxrss`` of the child);
+* ``tally import, count triggers off``: the same on a fresh database whose triggers of
+  the maintained counts (migration 0012) are dropped or disabled: their price (target:
+  at most 20 % of the rate);
 * ``profiles/import_batch`` (PostgreSQL): the same rows as profile objects, 10,000 a
   request, posted one request at a time by one client to a real ``tally serve`` on
   127.0.0.1 (bodies encoded before the clock starts).
@@ -78,6 +81,8 @@ PEAK_RSS = (
     "sys.exit(code)\n"
 )
 TABLES_MEASURE = "SQL alone into Tally's tables"
+UNTRIGGERED = "tally import, count triggers off"
+COUNT_TRIGGERS_SQLITE = "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'subscription_counts_%'"
 TARGETS = {"sqlite": "within 3x of the floor", "postgres": "at least 40 % of the floor's rate"}
 
 
@@ -385,16 +390,37 @@ async def run_sqlite(path: Path, directory: Path, rows: int, batch: int) -> list
     log("sqlite: tally import")
     seconds, rss = tally_import(url, path, target, batch)
     assert await count_profiles(url, target.database_id) == rows
-    return [floor, tables, Measure("sqlite", "tally import", rows, seconds, rss)]
+    measures = [floor, tables, Measure("sqlite", "tally import", rows, seconds, rss)]
+    log("sqlite: tally import, count triggers off")
+    bare_url = f"sqlite:///{directory / 'untriggered.db'}"
+    bare_target = await make_target(bare_url)
+    drop_count_triggers(bare_url)
+    seconds, rss = tally_import(bare_url, path, bare_target, batch)
+    return [*measures, Measure("sqlite", UNTRIGGERED, rows, seconds, rss)]
+
+
+def drop_count_triggers(url: str) -> None:
+    """The maintained counts' triggers (migration 0012) gone, to measure what they cost."""
+    if url.startswith("sqlite"):
+        connection = sqlite3.connect(url.removeprefix("sqlite:///"))
+        names = [row[0] for row in connection.execute(COUNT_TRIGGERS_SQLITE)]
+        for name in names:
+            connection.execute(f"DROP TRIGGER {name}")
+        connection.commit()
+        connection.close()
+    else:
+        with psycopg.connect(url) as connection:
+            connection.execute("ALTER TABLE subscriptions DISABLE TRIGGER USER")
 
 
 async def run_postgres(admin_url: str, path: Path, rows: int, batch: int, api_rows: int) -> list[Measure]:
-    # Two fresh databases: the SQL-alone rows must not enlarge the indexes the import writes to.
-    names = [f"tally_bench_import_{uuid.uuid4().hex[:6]}" for _ in range(2)]
+    # Fresh databases: the SQL-alone rows, and the import without the count triggers, must
+    # not enlarge the indexes the import writes to.
+    names = [f"tally_bench_import_{uuid.uuid4().hex[:6]}" for _ in range(3)]
     with psycopg.connect(admin_url, autocommit=True) as conn:
         for name in names:
             conn.execute(f'CREATE DATABASE "{name}"')
-    url, tables_url = (admin_url.rpartition("/")[0] + f"/{name}" for name in names)
+    url, tables_url, bare_url = (admin_url.rpartition("/")[0] + f"/{name}" for name in names)
     try:
         log("postgres: bare COPY")
         floor = Measure("postgres", "bare COPY (floor)", rows, bare_copy(url, path))
@@ -406,6 +432,11 @@ async def run_postgres(admin_url: str, path: Path, rows: int, batch: int, api_ro
         seconds, rss = tally_import(url, path, target, batch)
         assert await count_profiles(url, target.database_id) == rows
         measures = [floor, tables, Measure("postgres", "tally import", rows, seconds, rss)]
+        log("postgres: tally import, count triggers off")
+        bare_target = await make_target(bare_url)
+        drop_count_triggers(bare_url)
+        seconds, rss = tally_import(bare_url, path, bare_target, batch)
+        measures.append(Measure("postgres", UNTRIGGERED, rows, seconds, rss))
         if api_rows:
             api_target = await make_target(url)
             log(f"postgres: profiles/import_batch, {api_rows:,} profiles")
@@ -445,6 +476,14 @@ def verdicts(measures: list[Measure]) -> list[str]:
             lines.append(
                 f"{backend}: peak RSS of tally import {imported.peak_rss_mb:.0f} MB (target < 200 MB): "
                 + ("met" if imported.peak_rss_mb < 200 else "NOT met")
+            )
+    for backend in ("sqlite", "postgres"):
+        imported, untriggered = found.get((backend, "tally import")), found.get((backend, UNTRIGGERED))
+        if imported is not None and untriggered is not None:
+            price = 1 - imported.rate / untriggered.rate
+            lines.append(
+                f"{backend}: the count triggers cost {price:.1%} of tally import's rate (target at most 20 %): "
+                + ("met" if price <= 0.2 else "NOT met")
             )
     api = next((m for m in measures if m.name.startswith("profiles/import_batch")), None)
     if api is not None:
