@@ -25,6 +25,7 @@ DEFAULT_FEEDBACK_TIMEOUT = 15.0
 #: Seconds between delivery attempts: about 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
 DEFAULT_FEEDBACK_RETRY_SCHEDULE = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
 DEFAULT_SECRET_GRACE_HOURS = 24.0
+DEFAULT_RECONCILE_HOURS = 24.0
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -59,6 +60,8 @@ class Settings:
     feedback_allowed_networks: tuple[Network, ...] = ()
     #: How long a replaced signing secret keeps signing after `tally secret rotate`.
     secret_grace_hours: float = DEFAULT_SECRET_GRACE_HOURS
+    #: Hours between two recounts of a (database, resource) that check its maintained counts; 0: never.
+    reconcile_hours: float = DEFAULT_RECONCILE_HOURS
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -139,6 +142,7 @@ SETTINGS: tuple[Variable, ...] = (
     ),
     Variable("feedback_timeout", "TALLY_FEEDBACK_TIMEOUT", "number", Bounds(0.1, 300, "seconds")),
     Variable("secret_grace_hours", "TALLY_SECRET_GRACE_HOURS", "number", Bounds(0, 8760, "hours")),
+    Variable("reconcile_hours", "TALLY_RECONCILE_HOURS", "number", Bounds(0, 8760, "hours")),
 )
 
 

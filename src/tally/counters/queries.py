@@ -7,13 +7,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, literal, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tally.store.engine import is_sqlite
-from tally.store.tables import counter_sets, subscription_counts
+from tally.store.tables import (
+    count_reconciliations,
+    counter_sets,
+    database_resources,
+    databases,
+    subscription_counts,
+)
 
 
 @dataclass(frozen=True)
@@ -99,3 +105,75 @@ async def maintained_counts_fold(conn: AsyncConnection) -> int:
         return 0
     result = await conn.execute(_FOLD)
     return int(result.rowcount or 0)
+
+
+# maintained_counts_add -- add ``delta`` to keys of a (database, resource): a correction.
+# PostgreSQL takes a row per key as the triggers do; SQLite's one row per key is updated
+# (a second row would take every later trigger's change twice), or made.
+async def maintained_counts_add(
+    conn: AsyncConnection, database_id: int, resource_id: int, deltas: list[tuple[int, int, bool, int]]
+) -> None:
+    counts = subscription_counts.c
+    for channel, status, sendable, delta in deltas:
+        key = {"database_id": database_id, "resource_id": resource_id, "channel": channel, "status": status}
+        key["is_sendable"] = sendable
+        if is_sqlite(conn):
+            found = await conn.execute(
+                update(subscription_counts)
+                .where(*(counts[name] == value for name, value in key.items()))
+                .values(delta=counts.delta + delta)
+            )
+            if found.rowcount:
+                continue
+        await conn.execute(insert(subscription_counts).values(**key, delta=delta))
+
+
+# reconciliations_due -- up to ``limit`` linked (database, resource) pairs whose counts were
+# last checked before ``before``, oldest first, as (account, database, resource). A pair
+# seen for the first time is noted as checked ``now``: its counts were filled from the rows
+# by migration 0012 or started empty, so it comes due one interval later.
+async def reconciliations_due(
+    conn: AsyncConnection, now: datetime, before: datetime, limit: int
+) -> list[tuple[int, int, int]]:
+    checks = count_reconciliations.c
+    insert_new = sqlite_insert if is_sqlite(conn) else pg_insert
+    moment = literal(now, type_=checks.checked_at.type)
+    unseen = select(database_resources.c.database_id, database_resources.c.resource_id, moment).where(
+        ~select(checks.database_id)
+        .where(
+            checks.database_id == database_resources.c.database_id,
+            checks.resource_id == database_resources.c.resource_id,
+        )
+        .exists()
+    )
+    await conn.execute(
+        insert_new(count_reconciliations)
+        .from_select(["database_id", "resource_id", "checked_at"], unseen)
+        .on_conflict_do_nothing()
+    )
+    linked = tuple_(checks.database_id, checks.resource_id).in_(
+        select(database_resources.c.database_id, database_resources.c.resource_id)
+    )
+    query = (
+        select(databases.c.account_id, checks.database_id, checks.resource_id)
+        .join(databases, databases.c.id == checks.database_id)
+        .where(checks.checked_at < before, linked)
+        .order_by(checks.checked_at)
+        .limit(limit)
+    )
+    if not is_sqlite(conn):
+        query = query.with_for_update(of=count_reconciliations, skip_locked=True)
+    return [
+        (account_id, database_id, resource_id) for account_id, database_id, resource_id in await conn.execute(query)
+    ]
+
+
+# reconciliations_mark -- note these pairs as checked ``now``.
+async def reconciliations_mark(conn: AsyncConnection, pairs: list[tuple[int, int]], now: datetime) -> None:
+    if pairs:
+        checks = count_reconciliations.c
+        await conn.execute(
+            update(count_reconciliations)
+            .where(tuple_(checks.database_id, checks.resource_id).in_(pairs))
+            .values(checked_at=now)
+        )

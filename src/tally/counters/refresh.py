@@ -90,7 +90,7 @@ async def run_refresh(execution: Execution) -> Finish:
         total = database.profiles_count
         codes = [CHANNEL_CODES[channel] for channel in sorted(resource.channels)]
         if task.params.get("recount"):
-            tally = await _recount(execution, conn, database_id, resource_id, codes)
+            tally = await recount(execution, conn, database_id, resource_id, codes)
         else:
             tally = maintained_tally(await queries.maintained_counts(conn, database_id, resource_id))
     duration_ns = time.perf_counter_ns() - started_ns
@@ -104,7 +104,7 @@ async def run_refresh(execution: Execution) -> Finish:
     return finish
 
 
-async def _recount(
+async def recount(
     execution: Execution, conn: AsyncConnection, database_id: int, resource_id: int, codes: list[int]
 ) -> Tally:
     """The subscriptions themselves, counted chunk by chunk, with progress after each chunk."""

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tally.capability import Capability
 from tally.config import Settings
-from tally.counters import queries, refresh
+from tally.counters import queries, reconcile, refresh
 from tally.feedback.params import Feedback, OptionalFeedback
 from tally.feedback.queries import delivery_register
 from tally.queue.execution import TaskKind
@@ -76,6 +76,7 @@ async def _present(conn: AsyncConnection, task: Task) -> Any:
 
 
 REFRESH_KIND = TaskKind(refresh.KIND, refresh.run_refresh, _present)
+RECONCILE_KIND = TaskKind(reconcile.KIND, reconcile.run_reconcile)
 
 _EMAIL = refresh.channel_counters("email", None, 1336)
 _TASK = {"task_id": "6908adeb-346e-4f5e-9f68-df062bf795cf"}
@@ -103,6 +104,9 @@ async def _fold_maintained_counts(conn: AsyncConnection, now: datetime, settings
 CAPABILITY = Capability(
     "counters",
     methods=METHODS,
-    task_kinds=[REFRESH_KIND],
-    maintenance=[MaintenancePass("maintained counts", _fold_maintained_counts)],
+    task_kinds=[REFRESH_KIND, RECONCILE_KIND],
+    maintenance=[
+        MaintenancePass("maintained counts", _fold_maintained_counts),
+        MaintenancePass("count reconciliation", reconcile.queue_due),
+    ],
 )

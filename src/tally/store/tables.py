@@ -202,6 +202,16 @@ subscription_counts = Table(
     Index("ix_subscription_counts_key", "database_id", "resource_id", "channel", "status", "is_sendable"),
 )
 
+# When each (database, resource) last had its maintained counts checked by a recount
+# (counters/reconcile.py): the pass that queues a check notes it here in its transaction.
+count_reconciliations = Table(
+    "count_reconciliations",
+    metadata,
+    Column("database_id", BigInteger, ForeignKey("databases.id", ondelete="CASCADE"), primary_key=True),
+    Column("resource_id", BigInteger, ForeignKey("resources.id", ondelete="CASCADE"), primary_key=True),
+    Column("checked_at", UTCDateTime(), nullable=False),
+)
+
 counter_sets = Table(
     "counter_sets",
     metadata,
