@@ -136,6 +136,12 @@ class ImportScenario(Scenario):
         profile = self._target(op.profile)
         data = self._data(op.global_status, op.set_status, op.subs)
         body: dict[str, Any] = {"db_id": self.database_id, "data": data}
+        if profile is None and op.kind == "update":  # no live profile: nothing to update
+            email = f"P{len(self.model.profiles)}@Example.org"
+            body |= {"matching": "email", "email": email}
+            envelope = await self.api.call("profiles/update", body)
+            assert (envelope["error"], envelope["error_text"]) == (404, f"Profile not found: {email}")
+            return
         if profile is None:
             profile = Profile(global_status=None)
             self.model.profiles.append(profile)
