@@ -36,11 +36,12 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests bench scripts
 	$(BIN)/ruff check --fix src tests bench scripts
 
-## bench: refresh, feedback and import on SQLite; with TALLY_BENCH_POSTGRES_URL also import and workers on PostgreSQL
+## bench: refresh, feedback, import and latency on SQLite; with TALLY_BENCH_POSTGRES_URL also on PostgreSQL, and workers
 bench: $(STAMP)
 	$(BIN)/python bench/refresh.py
 	$(BIN)/python bench/feedback.py
 	$(BIN)/python bench/import.py --rows $(BENCH_IMPORT_ROWS)
+	$(BIN)/python bench/latency.py
 	if [ -n "$$TALLY_BENCH_POSTGRES_URL" ]; then $(BIN)/python bench/workers.py --admin-url "$$TALLY_BENCH_POSTGRES_URL"; fi
 
 ## docs: regenerate docs/api.md from real calls

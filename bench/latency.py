@@ -85,6 +85,7 @@ def running(url: str, workers: int) -> Iterator[str]:
 
 def demo(url: str, profiles: int) -> str:
     """A demo account with one database of ``profiles`` profiles; its token."""
+    subprocess.run([TALLY, "migrate", "--database-url", url], capture_output=True, check=True)
     done = subprocess.run(
         [
             TALLY,
