@@ -47,6 +47,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -150,21 +151,33 @@ def profile_item(cells: list[str], resource_id: int) -> dict[str, Any]:
 # --- floors ---------------------------------------------------------------------------------
 
 
-def bare_executemany(path: Path, directory: Path, batch: int) -> float:
-    """The CSV's rows into one unindexed SQLite table, batch by batch, as tally's engine is set."""
-    connection = sqlite3.connect(directory / "bare.db", isolation_level=None)
+def sqlite_connect(path: Path) -> sqlite3.Connection:
+    """A connection set as tally's engine sets SQLite (WAL, synchronous NORMAL), autocommit."""
+    connection = sqlite3.connect(path, isolation_level=None)
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=NORMAL")
-    connection.execute(f"CREATE TABLE bare ({', '.join(f'c{n} TEXT' for n in range(len(HEADER)))})")
-    statement = f"INSERT INTO bare VALUES ({', '.join('?' * len(HEADER))})"
-    started = time.perf_counter()
+    return connection
+
+
+def csv_batches(path: Path, batch: int) -> Iterator[list[list[str]]]:
+    """The CSV's data rows, ``batch`` at a time."""
     with path.open(newline="") as file:
         rows = csv.reader(file)
         next(rows)
         while chunk := list(itertools.islice(rows, batch)):
-            connection.execute("BEGIN IMMEDIATE")
-            connection.executemany(statement, chunk)
-            connection.execute("COMMIT")
+            yield chunk
+
+
+def bare_executemany(path: Path, directory: Path, batch: int) -> float:
+    """The CSV's rows into one unindexed SQLite table, batch by batch, as tally's engine is set."""
+    connection = sqlite_connect(directory / "bare.db")
+    connection.execute(f"CREATE TABLE bare ({', '.join(f'c{n} TEXT' for n in range(len(HEADER)))})")
+    statement = f"INSERT INTO bare VALUES ({', '.join('?' * len(HEADER))})"
+    started = time.perf_counter()
+    for chunk in csv_batches(path, batch):
+        connection.execute("BEGIN IMMEDIATE")
+        connection.executemany(statement, chunk)
+        connection.execute("COMMIT")
     seconds = time.perf_counter() - started
     connection.close()
     return seconds
@@ -237,24 +250,19 @@ def _tables_sql(target: Target, base: int, *, sqlite: bool) -> list[str]:
 
 def tables_sqlite(path: Path, db_path: Path, target: Target, batch: int) -> float:
     """The CSV's cells by executemany into a staging table, then into Tally's tables in SQL."""
-    connection = sqlite3.connect(db_path, isolation_level=None)
-    connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute("PRAGMA synchronous=NORMAL")
+    connection = sqlite_connect(db_path)
     connection.execute(f"CREATE TEMP TABLE staged (seq INTEGER PRIMARY KEY, {STAGED_COLUMNS})")
     statement = f"INSERT INTO staged ({STAGED_COLUMNS}) VALUES ({', '.join('?' * len(HEADER))})"
     base = connection.execute("SELECT coalesce(max(id), 0) FROM profiles").fetchone()[0]
     started = time.perf_counter()
-    with path.open(newline="") as file:
-        rows = csv.reader(file)
-        next(rows)
-        while chunk := list(itertools.islice(rows, batch)):
-            connection.execute("BEGIN IMMEDIATE")
-            connection.executemany(statement, chunk)
-            for sql in _tables_sql(target, base, sqlite=True):
-                connection.execute(sql)
-            base += len(chunk)
-            connection.execute("DELETE FROM staged")
-            connection.execute("COMMIT")
+    for chunk in csv_batches(path, batch):
+        connection.execute("BEGIN IMMEDIATE")
+        connection.executemany(statement, chunk)
+        for sql in _tables_sql(target, base, sqlite=True):
+            connection.execute(sql)
+        base += len(chunk)
+        connection.execute("DELETE FROM staged")
+        connection.execute("COMMIT")
     seconds = time.perf_counter() - started
     connection.close()
     return seconds

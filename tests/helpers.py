@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tally.accounts.service import token_create
 from tally.app import create_app
 from tally.config import Settings
+from tally.store.engine import write_transaction
 
 
 @asynccontextmanager
@@ -73,3 +75,27 @@ class Api:
         resource = {"name": "Newsletter", "channels": channels or ["email", "sms", "push"], "dbs_ids": [database_id]}
         resource_id = (await self.ok("resources/add", resource))["id"]
         return database_id, resource_id
+
+
+Write = Callable[[AsyncConnection], Awaitable[object]]
+
+
+async def writes_do_not_wait(engine: AsyncEngine, first: Write, second: Write) -> None:
+    """``first`` writes and stays uncommitted while ``second`` writes and commits under a
+    2 s lock timeout (PostgreSQL): a lock ``first`` held would make ``second`` fail."""
+    first_written, second_done = asyncio.Event(), asyncio.Event()
+
+    async def hold() -> None:
+        async with write_transaction(engine) as conn:
+            await first(conn)
+            first_written.set()
+            await asyncio.wait_for(second_done.wait(), 10)
+
+    async def follow() -> None:
+        await first_written.wait()
+        async with write_transaction(engine) as conn:
+            await conn.execute(text("SET LOCAL lock_timeout = '2s'"))
+            await second(conn)
+        second_done.set()
+
+    await asyncio.wait_for(asyncio.gather(hold(), follow()), 20)

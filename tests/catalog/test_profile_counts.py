@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tally.app import REGISTRY
@@ -13,9 +11,9 @@ from tally.config import Settings
 from tally.demo import demo_profiles
 from tally.profiles.service import profiles_add
 from tally.queue.worker import Worker
-from tally.store.engine import read_transaction, write_transaction
+from tally.store.engine import read_transaction
 from tally.store.tables import databases, profile_count_deltas
-from tests.helpers import Api
+from tests.helpers import Api, writes_do_not_wait
 
 
 async def _deltas(engine: AsyncEngine) -> int:
@@ -51,22 +49,10 @@ async def test_concurrent_adds_to_one_database_do_not_wait_for_each_other(
     if backend != "postgres":
         pytest.skip("SQLite has one writer at a time by design")
     database_id, resource_id = await api.setup_catalog()
-    first_added = asyncio.Event()
-    second_done = asyncio.Event()
-
-    async def first() -> None:
-        async with write_transaction(engine) as conn:
-            await profiles_add(conn, api.account_id, database_id, list(demo_profiles(10, resource_id)))
-            first_added.set()
-            await asyncio.wait_for(second_done.wait(), 10)  # still uncommitted meanwhile
-
-    async def second() -> None:
-        await first_added.wait()
-        async with write_transaction(engine) as conn:
-            # An UPDATE of the database row would wait for the first transaction's commit.
-            await conn.execute(text("SET LOCAL lock_timeout = '2s'"))
-            await profiles_add(conn, api.account_id, database_id, list(demo_profiles(5, resource_id, seed=7)))
-        second_done.set()
-
-    await asyncio.wait_for(asyncio.gather(first(), second()), 20)
+    # An UPDATE of the database row would make the second wait for the first's commit.
+    await writes_do_not_wait(
+        engine,
+        lambda conn: profiles_add(conn, api.account_id, database_id, list(demo_profiles(10, resource_id))),
+        lambda conn: profiles_add(conn, api.account_id, database_id, list(demo_profiles(5, resource_id, seed=7))),
+    )
     assert (await api.ok("databases/get", {"id": database_id}))["profiles_count"] == 15

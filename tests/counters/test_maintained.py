@@ -8,12 +8,11 @@ wire forms, and concurrent writers on PostgreSQL.
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tally.app import REGISTRY
@@ -27,7 +26,7 @@ from tally.queue.worker import Worker
 from tally.store.engine import read_transaction, write_transaction
 from tally.store.tables import subscription_counts
 from tests.counters.support import refresh
-from tests.helpers import Api
+from tests.helpers import Api, writes_do_not_wait
 from tests.profiles.test_xml import post_xml
 from tests.wire.support import assert_error
 
@@ -156,23 +155,11 @@ async def test_concurrent_writers_share_no_counter_row(api: Api, engine: AsyncEn
     if backend != "postgres":
         pytest.skip("SQLite has one writer at a time by design")
     database_id, resource_id = await api.setup_catalog()
-    first_added = asyncio.Event()
-    second_done = asyncio.Event()
-
-    async def first() -> None:
-        async with write_transaction(engine) as conn:
-            await profiles_add(conn, api.account_id, database_id, list(demo_profiles(20, resource_id)))
-            first_added.set()
-            await asyncio.wait_for(second_done.wait(), 10)  # still uncommitted meanwhile
-
-    async def second() -> None:
-        await first_added.wait()
-        async with write_transaction(engine) as conn:
-            await conn.execute(text("SET LOCAL lock_timeout = '2s'"))
-            await profiles_add(conn, api.account_id, database_id, list(demo_profiles(20, resource_id, seed=7)))
-        second_done.set()
-
-    await asyncio.wait_for(asyncio.gather(first(), second()), 20)
+    await writes_do_not_wait(
+        engine,
+        lambda conn: profiles_add(conn, api.account_id, database_id, list(demo_profiles(20, resource_id))),
+        lambda conn: profiles_add(conn, api.account_id, database_id, list(demo_profiles(20, resource_id, seed=7))),
+    )
     maintained = await refresh(api, database_id, resource_id)
     recounted = await refresh(api, database_id, resource_id, recount=True)
     assert maintained["result"][0]["channels"] == recounted["result"][0]["channels"]
