@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-import uvloop
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -86,10 +85,7 @@ def run_with_database(main: Coroutine[Any, Any, T], settings: Settings) -> T:
         main.close()
         raise click.ClickException(f"Cannot use the database {shown}: directory {missing} does not exist")
     try:
-        # libuv's loop, as tally serve's (uvicorn picks it): workers and imports wait on the
-        # database's replies and aiosqlite's thread hops, which it wakes for sooner.
-        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            return runner.run(main)
+        return asyncio.run(main)
     except OperationalError as exc:
         lines = str(exc.orig).strip().splitlines()
         reason = lines[0] if lines else type(exc.orig).__name__
