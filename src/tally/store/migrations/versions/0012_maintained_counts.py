@@ -147,8 +147,11 @@ def upgrade() -> None:
         "subscription_counts",
         ["database_id", "resource_id", "channel", "status", "is_sendable"],
     )
-    # Before the triggers: a write committed meanwhile would be counted twice. Migrations
-    # run with no write in flight (tally migrate, before serving).
+    if op.get_bind().dialect.name == "postgresql":
+        # Writers wait until this commits, so none lands between the fill and the triggers
+        # (it would be counted by neither); readers go on. SQLite's migration holds the
+        # one write lock throughout already.
+        op.execute("LOCK TABLE subscriptions IN SHARE ROW EXCLUSIVE MODE")
     op.execute(
         f"INSERT INTO subscription_counts ({KEY}, delta) "
         f"SELECT {KEY}, count(*) FROM subscriptions WHERE is_effective GROUP BY {KEY}"
