@@ -12,7 +12,8 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tally.app import REGISTRY
@@ -170,3 +171,31 @@ async def test_concurrent_writers_share_no_counter_row(api: Api, engine: AsyncEn
             .where(subscription_counts.c.database_id == database_id)
         )
     assert rows and rows > 1
+
+
+async def test_a_fold_and_a_write_cut_off_before_commit_leave_the_counts_as_they_were(
+    api: Api, engine: AsyncEngine, backend: str
+) -> None:
+    """The backend of a transaction that folded and wrote is killed before its commit."""
+    if backend != "postgres":
+        pytest.skip("terminating a server connection is a PostgreSQL test")
+    database_id, resource_id = await api.setup_catalog()
+    for start in (0, 10):
+        await add_subscribed(api, database_id, resource_id, 10, start)
+    async with read_transaction(engine) as conn:
+        before = sorted(await maintained_counts(conn, database_id, resource_id))
+    conn = await engine.connect()
+    transaction = await conn.begin()
+    pid = await conn.scalar(text("SELECT pg_backend_pid()"))
+    assert await maintained_counts_fold(conn) > 0
+    await profiles_add(conn, api.account_id, database_id, list(demo_profiles(5, resource_id)))
+    async with engine.connect() as killer:
+        assert await killer.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    with pytest.raises(DBAPIError):
+        await transaction.commit()
+    await conn.close()
+    async with read_transaction(engine) as conn:
+        assert sorted(await maintained_counts(conn, database_id, resource_id)) == before
+    maintained = await refresh(api, database_id, resource_id)
+    recounted = await refresh(api, database_id, resource_id, recount=True)
+    assert maintained["result"][0]["channels"] == recounted["result"][0]["channels"]
