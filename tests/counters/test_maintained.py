@@ -25,9 +25,9 @@ from tally.profiles.service import profiles_add
 from tally.profiles.statuses import Status
 from tally.queue.worker import Worker
 from tally.store.engine import read_transaction, write_transaction
-from tally.store.tables import subscription_counts
+from tally.store.tables import subscription_counts, tasks
 from tests.counters.support import refresh
-from tests.helpers import Api, writes_do_not_wait
+from tests.helpers import Api, make_app, writes_do_not_wait
 from tests.profiles.test_xml import post_xml
 from tests.wire.support import assert_error
 
@@ -199,3 +199,17 @@ async def test_a_fold_and_a_write_cut_off_before_commit_leave_the_counts_as_they
     maintained = await refresh(api, database_id, resource_id)
     recounted = await refresh(api, database_id, resource_id, recount=True)
     assert maintained["result"][0]["channels"] == recounted["result"][0]["channels"]
+
+
+async def test_a_recount_asked_while_a_refresh_is_queued_is_that_refresh(
+    engine: AsyncEngine, settings: Settings
+) -> None:
+    async with make_app(settings, embedded_worker=False) as client:
+        api = await Api.for_new_account(client, engine)
+        database_id, resource_id = await api.setup_catalog()
+        pair = {"id": database_id, "resource_id": resource_id}
+        queued = await api.ok("databases/refresh_counters", pair)
+        assert await api.ok("databases/refresh_counters", pair | {"recount": True}) == queued
+        async with read_transaction(engine) as conn:
+            params = await conn.scalar(select(tasks.c.params).where(tasks.c.id == queued["task_id"]))
+        assert params == {"database_id": database_id, "resource_id": resource_id}

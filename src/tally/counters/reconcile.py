@@ -22,7 +22,7 @@ from tally.catalog.channels import CHANNEL_CODES, CHANNEL_NAMES
 from tally.catalog.service import database_require, resource_require
 from tally.config import Settings
 from tally.counters import queries
-from tally.counters.count import Tally, maintained_tally
+from tally.counters.count import Tally
 from tally.counters.refresh import recount
 from tally.errors import TallyError
 from tally.profiles.statuses import Status
@@ -58,7 +58,8 @@ async def queue_due(conn: AsyncConnection, now: datetime, settings: Settings) ->
 
 
 def by_key(tally: Tally) -> Counter[Key]:
-    """Effective subscriptions per (channel, status, sendable), the maintained counts' keys."""
+    """A recount's effective subscriptions per (channel, status, sendable), the maintained
+    counts' keys."""
     counts: Counter[Key] = Counter()
     for (channel, status), counted in tally.counted.items():
         sendable = tally.sendable[(channel, status)]
@@ -76,7 +77,8 @@ async def run_reconcile(execution: Execution) -> Finish:
             resource = await resource_require(conn, task.account_id, resource_id)
         except TallyError as error:  # deleted since it was queued
             raise TaskFailed(error.text) from None
-        maintained = by_key(maintained_tally(await queries.maintained_counts(conn, database_id, resource_id)))
+        rows = await queries.maintained_counts(conn, database_id, resource_id)
+        maintained = +Counter({(channel, status, sendable): count for channel, status, sendable, count in rows})
         codes = [CHANNEL_CODES[channel] for channel in sorted(resource.channels)]
         recounted = by_key(await recount(execution, conn, database_id, resource_id, codes))
     keys = sorted(key for key in set(maintained) | set(recounted) if maintained[key] != recounted[key])
