@@ -13,8 +13,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from tally.store import sqlite_driver
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _IMMEDIATE = "tally_immediate"
@@ -39,7 +41,10 @@ def normalise_url(url: str) -> str:
 def create_engine(url: str) -> AsyncEngine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, pool_size=5, max_overflow=10)
+        path = make_url(url).database or ""
+        engine = create_async_engine(
+            url, pool_size=5, max_overflow=10, async_creator=lambda: sqlite_driver.connect(path)
+        )
         _configure_sqlite(engine)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
@@ -65,7 +70,9 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
         immediate = conn.get_execution_options().get(_IMMEDIATE, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        driver = conn.connection.driver_connection
+        assert isinstance(driver, sqlite_driver.Connection)
+        driver.begin_with_next_statement("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 @asynccontextmanager
