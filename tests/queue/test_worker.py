@@ -453,3 +453,58 @@ async def test_worker_failing_maintenance_pass_does_not_stop_claims(
         await asyncio.wait_for(running, 10)
     assert (await task_row(engine, task_id)).status == "completed"
     assert any("maintenance pass 'broken' failed" in record.getMessage() for record in caplog.records)
+
+
+async def test_recording_an_outcome_claims_the_next_task_in_the_same_transaction(
+    engine: AsyncEngine, settings: Settings, account_id: int
+) -> None:
+    first, second = [await insert_task(engine, account_id, now=T0 + timedelta(seconds=n)) for n in range(2)]
+    worker = _worker(engine, settings, _instant)
+    claimed = await worker.claim()
+    assert claimed is not None and claimed.id == first
+
+    after_first = await worker.execute(claimed, claim_next=True)
+    assert after_first is not None and after_first.task is not None
+    assert after_first.task.id == second
+    row = await task_row(engine, second)
+    assert (row.status, row.lease_owner) == ("processing", after_first.task.lease_owner)
+    assert (await task_row(engine, first)).status == "completed"
+
+    after_second = await worker.execute(after_first.task, claim_next=True)
+    assert after_second is not None and after_second.task is None  # nothing left: it says so
+    assert (await task_row(engine, second)).status == "completed"
+    assert await worker.execute(after_first.task) is None  # without claim_next it does not look
+
+
+async def test_the_worker_runs_a_backlog_with_one_claim_and_looks_no_more_once_it_is_empty(
+    engine: AsyncEngine, settings: Settings, account_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each task after the first is claimed by the transaction that completed the one before,
+    and when that claim finds nothing, the worker waits for a wake-up instead of claiming
+    again (an empty claim is a write transaction, and on SQLite it holds the writers off)."""
+    ids = [await insert_task(engine, account_id, now=T0 + timedelta(seconds=n)) for n in range(5)]
+    worker = _worker(engine, replace(settings, poll_interval=3600), _instant)
+    claims = 0
+    original_claim = worker.claim
+
+    async def counted_claim() -> queries.Task | None:
+        nonlocal claims
+        claims += 1
+        return await original_claim()
+
+    monkeypatch.setattr(worker, "claim", counted_claim)
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+
+    async def statuses() -> list[str]:
+        return [(await task_row(engine, task_id)).status for task_id in ids]
+
+    for _ in range(200):
+        if await statuses() == ["completed"] * 5:
+            break
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.2)  # time for any further claim to happen
+    stop.set()
+    await running
+    assert await statuses() == ["completed"] * 5
+    assert claims == 1

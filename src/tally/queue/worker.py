@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tally.config import Settings
 from tally.queue import queries
@@ -69,6 +69,13 @@ class Interrupted:
 Outcome = Completed | Failed | Retry | Interrupted
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """What a claim made with a recorded outcome found: the next task, or None (none due)."""
+
+    task: Task | None
+
+
 def worker_name() -> str:
     # tasks.lease_owner holds 100 characters: a long FQDN must not make every claim fail.
     return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -93,7 +100,7 @@ class Worker:
         self.name = name or worker_name()
         self.lease = timedelta(seconds=settings.lease_seconds)
         self.maintenance = Maintenance(engine, settings, registry, clock)
-        self._running: dict[asyncio.Task[None], Task] = {}
+        self._running: dict[asyncio.Task[bool], Task] = {}
         self._claims = itertools.count(1)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -108,7 +115,7 @@ class Worker:
                 # Cleared before the pass, not after: a task queued while we look is not missed.
                 self.wakeup.clear()
                 try:
-                    await self._claim_free_slots()
+                    await self._claim_free_slots(stop)
                 except Exception:
                     log.exception("worker %s: claiming failed; retrying", self.name)
                 await self._sleep(stop)
@@ -125,14 +132,28 @@ class Worker:
             await asyncio.gather(maintenance, *([listener] if listener else []), return_exceptions=True)
         log.info("worker %s stopped", self.name)
 
-    async def _claim_free_slots(self) -> None:
+    async def _claim_free_slots(self, stop: asyncio.Event) -> None:
         while len(self._running) < self.settings.worker_concurrency:
             task = await self.claim()
             if task is None:
                 return
-            running = asyncio.create_task(self.execute(task))
+            running = asyncio.create_task(self._run_slot(task, stop))
             self._running[running] = task
             running.add_done_callback(self._execution_done)
+
+    async def _run_slot(self, task: Task, stop: asyncio.Event) -> bool:
+        """Run ``task``, then each task claimed in the transaction that recorded the one
+        before; True when the last such claim found nothing due."""
+        slot = asyncio.current_task()
+        assert slot is not None
+        current: Task | None = task
+        while current is not None:
+            self._running[slot] = current  # what _drain puts back if this slot is stopped
+            claimed = await self.execute(current, claim_next=not stop.is_set())
+            if claimed is None:
+                return False
+            current = claimed.task
+        return True
 
     async def _drain(self) -> None:
         """Let running tasks finish within the grace period; put the others back."""
@@ -154,12 +175,16 @@ class Worker:
             else:
                 log.warning("worker %s put task %s back in the queue unfinished", self.name, task.id)
 
-    def _execution_done(self, running: asyncio.Task[None]) -> None:
+    def _execution_done(self, running: asyncio.Task[bool]) -> None:
         self._running.pop(running, None)
+        if running.cancelled():
+            return
+        if (error := running.exception()) is not None:
+            log.error("worker %s: a task execution crashed", self.name, exc_info=error)
+        elif running.result():
+            return  # the slot's last claim found nothing due; a new task wakes us itself
         # A free slot: look at the queue now rather than after the poll interval.
         self.wakeup.set()
-        if not running.cancelled() and (error := running.exception()) is not None:
-            log.error("worker %s: a task execution crashed", self.name, exc_info=error)
 
     async def _sleep(self, stop: asyncio.Event) -> None:
         waits = [asyncio.ensure_future(self.wakeup.wait()), asyncio.ensure_future(stop.wait())]
@@ -177,14 +202,16 @@ class Worker:
         return True
 
     async def claim(self) -> Task | None:
+        async with write_transaction(self.engine) as conn:
+            task = await self._claim_in(conn)
+        _log_claim(task)
+        return task
+
+    async def _claim_in(self, conn: AsyncConnection) -> Task | None:
         # The lease belongs to this claim, not merely to this worker: if the task is reaped
         # and this same worker claims it again, the first execution has still lost it.
         owner = f"{self.name}#{next(self._claims)}"
-        async with write_transaction(self.engine) as conn:
-            task = await queries.task_claim(conn, owner=owner, now=self.clock(), lease=self.lease)
-        if task is not None:
-            log.info("claimed %s task %s (attempt %d)", task.kind, task.id, task.attempts)
-        return task
+        return await queries.task_claim(conn, owner=owner, now=self.clock(), lease=self.lease)
 
     async def renew(self, task: Task, progress: int | None = None) -> None:
         async with write_transaction(self.engine) as conn:
@@ -197,28 +224,34 @@ class Worker:
                 progress=progress,
             )
 
-    async def execute(self, task: Task) -> None:
-        """Run one claimed task and record its outcome."""
+    async def execute(self, task: Task, *, claim_next: bool = False) -> Claimed | None:
+        """Run one claimed task and record its outcome.
+
+        With ``claim_next``, the transaction that records the outcome also claims the next
+        due task (one commit fewer per task of a backlog) and returns what it found; None
+        when it did not look (no ``claim_next``, or the outcome was not recorded).
+        """
         outcome: Outcome | None
         try:
             outcome = Completed(await self._run_under_lease(task))
         except Exception as exc:
             outcome = self._outcome_of_error(task, exc)
         if outcome is None:
-            return
+            return None
         try:
-            await self._record(task, outcome)
+            return await self._record(task, outcome, claim_next=claim_next)
         except Exception as exc:
             # Writing the outcome failed (the Finish raised, the database broke): record
             # what that means instead; if even that fails, the lease expires and the
             # reaper puts the task back.
             fallback = self._outcome_of_error(task, exc)
             if fallback is None:
-                return
+                return None
             try:
-                await self._record(task, fallback)
+                return await self._record(task, fallback, claim_next=claim_next)
             except Exception:
                 log.exception("could not record the outcome of task %s; its lease will expire", task.id)
+                return None
 
     def _outcome_of_error(self, task: Task, exc: Exception) -> Outcome | None:
         """What an exception of a run (or of recording it) means for the task."""
@@ -235,9 +268,10 @@ class Worker:
         log.error("task %s failed", task.id, exc_info=exc)
         return Failed(f"Internal error while running the task ({type(exc).__name__})")
 
-    async def _record(self, task: Task, outcome: Outcome) -> None:
+    async def _record(self, task: Task, outcome: Outcome, *, claim_next: bool = False) -> Claimed | None:
         """The one place where a run's outcome becomes the task's next state."""
         owner = _owner(task)
+        claimed = None
         if isinstance(outcome, Interrupted) and task.attempts >= self.settings.max_attempts:
             outcome = Failed(f"Task interrupted {task.attempts} times: {outcome.reason}")
         async with write_transaction(self.engine) as conn:
@@ -257,7 +291,12 @@ class Worker:
                 await queries.task_retry_later(conn, task_id=task.id, owner=owner, run_at=run_at)
             else:
                 await queries.task_requeue(conn, task_id=task.id, owner=owner, now=now)
+            if claim_next:
+                claimed = Claimed(await self._claim_in(conn))
         _log_outcome(task, outcome)
+        if claimed is not None:
+            _log_claim(claimed.task)
+        return claimed
 
     async def _run_under_lease(self, task: Task) -> Finish:
         """The task's runner, with its lease renewed meanwhile; LeaseLost if it was taken."""
@@ -296,6 +335,11 @@ class Worker:
                 return True
             except Exception:
                 log.exception("could not renew the lease of task %s; will retry", task.id)
+
+
+def _log_claim(task: Task | None) -> None:
+    if task is not None:
+        log.info("claimed %s task %s (attempt %d)", task.kind, task.id, task.attempts)
 
 
 def _log_outcome(task: Task, outcome: Outcome) -> None:
