@@ -5,8 +5,13 @@ Measures, on each backend asked for, against real processes on 127.0.0.1:
 * ``refresh, 1,336 profiles``: ``databases/refresh_counters`` until ``tasks/status`` says
   completed, the client polling every 1 ms (the API's own example size); median and p90 of
   the samples, and the task's own "counted in" (``last_count_time``);
-* ``tiny tasks``: 100 databases of 20 profiles, a refresh of each queued at once, completed
-  per second from the tasks' own ``created`` (first) and ``finished`` (last).
+* ``tiny tasks``: 100 databases of 20 profiles, a refresh of each queued at once (eight
+  clients share the requests), completed per second from the tasks' own ``created``
+  (first) and ``finished`` (last);
+* ``commit floor``: the same 100 tasks' state changes as bare SQL on the same database and
+  tables, with the same concurrency (one client inserting, one transaction per task; the
+  workers claiming with the same statement and completing, one transaction each): the
+  rate the database's own commits allow, and the tiny tasks' rate as a share of it.
 
 SQLite runs the embedded default (``tally serve`` with its worker inside); PostgreSQL runs
 ``tally serve --no-worker`` and 2 ``tally worker`` processes. Default settings throughout.
@@ -25,13 +30,16 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -42,6 +50,7 @@ import psycopg
 
 TALLY = str(Path(sys.executable).with_name("tally"))
 TARGETS = {"sqlite": (10.0, 200.0), "postgres": (10.0, 300.0)}
+QUEUEING_CLIENTS = 8
 COUNTED_IN = re.compile(r"counted at \S+ in (\S+)")
 
 
@@ -107,6 +116,7 @@ def demo(url: str, profiles: int) -> str:
 class Api:
     def __init__(self, base: str, token: str) -> None:
         self.client = httpx.Client(base_url=f"{base}/api/v1.1", timeout=60)
+        self.base = base
         self.token = token
 
     def ok(self, method: str, body: dict[str, Any]) -> Any:
@@ -139,7 +149,17 @@ def tiny_tasks(api: Api, databases: int = 100, profiles: int = 20) -> float:
             for n in range(profiles)
         ]
         api.ok("profiles/add_batch", {"db_id": database_id, "data": items})
-    tasks = [api.ok("databases/refresh_counters", {"id": d, "resource_id": resource})["task_id"] for d in ids]
+    # Queued at once: eight clients, each with its own connection, share the 100 requests.
+    with ThreadPoolExecutor(QUEUEING_CLIENTS) as pool:
+        clients = [Api(api.base, api.token) for _ in range(QUEUEING_CLIENTS)]
+        tasks = list(
+            pool.map(
+                lambda n: clients[n % QUEUEING_CLIENTS].ok(
+                    "databases/refresh_counters", {"id": ids[n], "resource_id": resource}
+                )["task_id"],
+                range(len(ids)),
+            )
+        )
     statuses = []
     for task_id in tasks:
         while (status := api.ok("tasks/status", {"task_id": task_id}))["status"] not in ("completed", "error"):
@@ -154,14 +174,109 @@ def tiny_tasks(api: Api, databases: int = 100, profiles: int = 20) -> float:
     return len(statuses) / (last - first)
 
 
+class FloorDatabase:
+    """Bare SQL on Tally's tasks table: one connection per thread, autocommit statements."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.sqlite = url.startswith("sqlite")
+        self.marker = "%s" if not self.sqlite else "?"
+
+    def connect(self) -> Any:
+        if self.sqlite:
+            conn = sqlite3.connect(self.url.removeprefix("sqlite:///"), isolation_level=None, timeout=30)
+            conn.execute("PRAGMA synchronous=NORMAL")
+            return conn
+        return psycopg.connect(self.url, autocommit=True)
+
+    def now(self) -> Any:
+        moment = datetime.now().astimezone()
+        return moment.replace(tzinfo=None).isoformat(sep=" ") if self.sqlite else moment
+
+    def sql(self, statement: str) -> str:
+        return statement.replace("%s", self.marker)
+
+
+def commit_floor(url: str, workers: int, tasks: int = 100) -> float:
+    """Completed per second when bare SQL makes the tiny tasks' state changes (see above)."""
+    floor = FloorDatabase(url)
+    setup = floor.connect()
+    account_id = setup.execute("SELECT min(id) FROM accounts").fetchone()[0]
+    setup.close()
+    skip_locked = "" if floor.sqlite else " FOR UPDATE SKIP LOCKED"
+    begin = "BEGIN IMMEDIATE" if floor.sqlite else "BEGIN"
+    inserted, finished = threading.Event(), []
+    lock = threading.Lock()
+
+    def insert_all() -> None:
+        conn = floor.connect()
+        for number in range(tasks):
+            conn.execute(begin)
+            conn.execute(
+                floor.sql(
+                    "INSERT INTO tasks (id, account_id, kind, params, status, progress, error_text, attempts,"
+                    " created_at, scheduled_at, dedupe_key) VALUES (%s, %s, 'floor', '{}', 'queued', 0, '', 0,"
+                    " %s, %s, %s) ON CONFLICT DO NOTHING"
+                ),
+                (str(uuid.uuid4()), account_id, floor.now(), floor.now(), f"floor:{number}:{uuid.uuid4()}"),
+            )
+            conn.execute("COMMIT")
+        inserted.set()
+        conn.close()
+
+    def work() -> None:
+        conn = floor.connect()
+        while True:
+            conn.execute(begin)
+            claimed = conn.execute(
+                floor.sql(
+                    "UPDATE tasks SET status = 'processing', lease_owner = 'floor', lease_expires_at = %s,"
+                    " attempts = attempts + 1, started_at = %s WHERE id = (SELECT id FROM tasks"
+                    " WHERE status = 'queued' AND kind = 'floor' AND scheduled_at <= %s"
+                    f" ORDER BY scheduled_at, id LIMIT 1{skip_locked}) RETURNING id"
+                ),
+                (floor.now(), floor.now(), floor.now()),
+            ).fetchone()
+            conn.execute("COMMIT")
+            if claimed is None:
+                if inserted.is_set():
+                    break
+                continue
+            conn.execute(begin)
+            conn.execute(
+                floor.sql(
+                    "UPDATE tasks SET status = 'completed', progress = 100, result = '[]', finished_at = %s,"
+                    " lease_owner = NULL, lease_expires_at = NULL WHERE id = %s AND lease_owner = 'floor'"
+                ),
+                (floor.now(), claimed[0]),
+            )
+            conn.execute("COMMIT")
+            with lock:
+                finished.append(time.perf_counter())
+        conn.close()
+
+    threads = [threading.Thread(target=work) for _ in range(workers)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    insert_all()
+    for thread in threads:
+        thread.join()
+    assert len(finished) == tasks, f"the floor completed {len(finished)} of {tasks} tasks"
+    return tasks / (max(finished) - started)
+
+
 def measure(backend: str, url: str, samples: int) -> dict[str, Any]:
     token = demo(url, 1336)
-    with running(url, 0 if backend == "sqlite" else 2) as base:
+    workers = 1 if backend == "sqlite" else 2
+    with running(url, 0 if backend == "sqlite" else workers) as base:
         api = Api(base, token)
         log(f"{backend}: refresh of 1,336 profiles, {samples} samples")
         seconds, counted = refresh_latency(api, samples)
         log(f"{backend}: tiny tasks")
         rate = tiny_tasks(api)
+    log(f"{backend}: commit floor (bare SQL, {workers} worker connection(s))")
+    floor = commit_floor(url, workers)
     ordered = sorted(seconds)
     return {
         "backend": backend,
@@ -169,6 +284,8 @@ def measure(backend: str, url: str, samples: int) -> dict[str, Any]:
         "p90_ms": ordered[int(len(ordered) * 0.9)] * 1000,
         "counted_in_median": sorted(counted)[len(counted) // 2],
         "tiny_tasks_per_s": rate,
+        "commit_floor_per_s": floor,
+        "share_of_floor": rate / floor,
     }
 
 
@@ -195,7 +312,10 @@ def main() -> None:
         finally:
             with psycopg.connect(args.admin_url, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    print(f"{'backend':9} {'refresh median':>15} {'p90':>9} {'counted in':>12} {'tiny tasks/s':>13}  targets")
+    print(
+        f"{'backend':9} {'refresh median':>15} {'p90':>9} {'counted in':>12} {'tiny tasks/s':>13}"
+        f" {'floor/s':>8} {'share':>6}  targets"
+    )
     for result in results:
         median_target, rate_target = TARGETS[result["backend"]]
         verdict = (
@@ -203,7 +323,8 @@ def main() -> None:
         )
         print(
             f"{result['backend']:9} {result['median_ms']:12.1f} ms {result['p90_ms']:6.1f} ms "
-            f"{result['counted_in_median']:>12} {result['tiny_tasks_per_s']:13.0f}  "
+            f"{result['counted_in_median']:>12} {result['tiny_tasks_per_s']:13.0f}"
+            f" {result['commit_floor_per_s']:8.0f} {result['share_of_floor']:6.1%}  "
             f"<= {median_target:g} ms, >= {rate_target:g}/s: {verdict}"
         )
     args.json.parent.mkdir(parents=True, exist_ok=True)
