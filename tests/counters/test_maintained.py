@@ -8,26 +8,30 @@ wire forms, and concurrent writers on PostgreSQL.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from tally.app import REGISTRY
+from tally.app import METHODS, REGISTRY
 from tally.catalog.channels import CHANNEL_CODES
 from tally.config import Settings
 from tally.counters.queries import maintained_counts, maintained_counts_fold
 from tally.demo import demo_profiles
-from tally.profiles.service import profiles_add
+from tally.profiles.service import profile_delete, profiles_add
 from tally.profiles.statuses import Status
+from tally.profiles.upsert import profiles_import
 from tally.queue.worker import Worker
 from tally.store.engine import read_transaction, write_transaction
 from tally.store.tables import subscription_counts, tasks
+from tally.wire.params import validate_params
 from tests.counters.support import refresh
-from tests.helpers import Api, make_app, writes_do_not_wait
+from tests.helpers import Api, Write, make_app, writes_do_not_wait
+from tests.profiles.test_import import email_sub
 from tests.profiles.test_xml import post_xml
 from tests.wire.support import assert_error
 
@@ -213,3 +217,67 @@ async def test_a_recount_asked_while_a_refresh_is_queued_is_that_refresh(
         async with read_transaction(engine) as conn:
             params = await conn.scalar(select(tasks.c.params).where(tasks.c.id == queued["task_id"]))
         assert params == {"database_id": database_id, "resource_id": resource_id}
+
+
+async def test_eight_writers_an_import_deletes_and_a_fold_at_once_never_wait_on_each_other(
+    api: Api, engine: AsyncEngine, backend: str
+) -> None:
+    """PostgreSQL, on one (database, resource): eight transactions adding profiles, one
+    importing over stored profiles (statuses and subscriptions changed), one deleting
+    profiles and one folding the counts all write, and none commits until every one has
+    written, each under a 2 s lock timeout. A write that waited for a lock another holds
+    (a counter row above all) would never reach the barrier and fail on its timeout.
+    Afterwards the maintained counts equal a recount."""
+    if backend != "postgres":
+        pytest.skip("SQLite has one writer at a time by design")
+    database_id, resource_id = await api.setup_catalog()
+    doomed = await add_subscribed(api, database_id, resource_id, 40, start=10_000)
+    await add_subscribed(api, database_id, resource_id, 60, start=20_000)
+    import_batch = next(method for method in METHODS if method.path == "profiles/import_batch")
+    statuses = ["unconfirmed", "unsubscribed", "subscribed"] * 20
+    imported = validate_params(
+        import_batch.params,
+        {
+            "db_id": database_id,
+            "data": [
+                {"email": f"u{n}@example.org", "subscriptions": [email_sub(resource_id, f"u{n}@example.org", status)]}
+                for n, status in zip(range(20_000, 20_060), statuses, strict=True)
+            ],
+        },
+        is_xml=False,
+    )
+    writes: list[Write] = [
+        *(
+            lambda conn, number=number: profiles_add(
+                conn, api.account_id, database_id, list(demo_profiles(10, resource_id, seed=number))
+            )
+            for number in range(8)
+        ),
+        lambda conn: profiles_import(
+            conn,
+            api.account_id,
+            database_id,
+            imported.matching,
+            imported.data,  # type: ignore[attr-defined]
+        ),
+        lambda conn: _delete_all(conn, api.account_id, [int(profile_id) for profile_id in doomed]),
+        maintained_counts_fold,
+    ]
+    written = asyncio.Barrier(len(writes))
+
+    async def write_and_wait(write: Write) -> None:
+        async with write_transaction(engine) as conn:
+            await conn.execute(text("SET LOCAL lock_timeout = '2s'"))
+            await write(conn)
+            await asyncio.wait_for(written.wait(), 10)
+
+    await asyncio.gather(*(write_and_wait(write) for write in writes))
+    maintained = await refresh(api, database_id, resource_id)
+    recounted = await refresh(api, database_id, resource_id, recount=True)
+    assert maintained["result"][0]["channels"] == recounted["result"][0]["channels"]
+    assert maintained["result"][0]["total_count"] == 8 * 10 + 60
+
+
+async def _delete_all(conn: AsyncConnection, account_id: int, profile_ids: list[int]) -> None:
+    for profile_id in profile_ids:
+        await profile_delete(conn, account_id, profile_id)
