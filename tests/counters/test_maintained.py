@@ -9,6 +9,7 @@ wire forms, and concurrent writers on PostgreSQL.
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections import Counter
 from typing import Any
 
@@ -281,3 +282,57 @@ async def test_eight_writers_an_import_deletes_and_a_fold_at_once_never_wait_on_
 async def _delete_all(conn: AsyncConnection, account_id: int, profile_ids: list[int]) -> None:
     for profile_id in profile_ids:
         await profile_delete(conn, account_id, profile_id)
+
+
+FOLD_AND_WRITE_THEN_HANG = """
+import asyncio, sys
+from tally.counters.queries import maintained_counts_fold
+from tally.demo import demo_profiles
+from tally.profiles.service import profiles_add
+from tally.store.engine import create_engine, write_transaction
+
+async def main(url, account_id, database_id, resource_id):
+    async with write_transaction(create_engine(url)) as conn:
+        folded = await maintained_counts_fold(conn)
+        await profiles_add(conn, account_id, database_id, list(demo_profiles(5, resource_id)))
+        print(f"written, {folded} keys folded", flush=True)
+        await asyncio.sleep(120)
+
+asyncio.run(main(sys.argv[1], *map(int, sys.argv[2:])))
+"""
+
+
+async def test_a_process_killed_after_it_folded_and_wrote_leaves_the_counts_as_they_were(
+    api: Api, engine: AsyncEngine, backend: str, database_url: str
+) -> None:
+    """A real process folds the counts and adds profiles in one transaction, then is killed
+    (SIGKILL) before its commit: the maintained counts are those of before, equal to a
+    recount, on both backends (SQLite rolls the write back from its WAL)."""
+    database_id, resource_id = await api.setup_catalog()
+    for start in (0, 10):
+        await add_subscribed(api, database_id, resource_id, 10, start)
+    async with read_transaction(engine) as conn:
+        before = sorted(await maintained_counts(conn, database_id, resource_id))
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        FOLD_AND_WRITE_THEN_HANG,
+        database_url,
+        *(str(number) for number in (api.account_id, database_id, resource_id)),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        line = (await asyncio.wait_for(process.stdout.readline(), 60)).decode()
+        assert line.startswith("written"), line
+        if backend == "postgres":
+            assert not line.startswith("written, 0 keys"), "nothing was folded: the kill would prove less"
+    finally:
+        process.kill()
+        await process.wait()
+    async with read_transaction(engine) as conn:
+        assert sorted(await maintained_counts(conn, database_id, resource_id)) == before
+    maintained = await refresh(api, database_id, resource_id)
+    recounted = await refresh(api, database_id, resource_id, recount=True)
+    assert maintained["result"][0]["channels"] == recounted["result"][0]["channels"]
+    assert maintained["result"][0]["total_count"] == 20
