@@ -36,13 +36,19 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests bench scripts
 	$(BIN)/ruff check --fix src tests bench scripts
 
-## bench: refresh, feedback, import and latency on SQLite; with TALLY_BENCH_POSTGRES_URL also on PostgreSQL, and workers
+## bench: refresh, feedback, import, latency and writes during a recount (1M) on SQLite; with
+## TALLY_BENCH_POSTGRES_URL also on PostgreSQL: workers, and writes during a recount of 10M
+## (loaded once into tally_bench_10m, about 8 minutes, then reused)
 bench: $(STAMP)
 	$(BIN)/python bench/refresh.py
 	$(BIN)/python bench/feedback.py
 	$(BIN)/python bench/import.py --rows $(BENCH_IMPORT_ROWS)
 	$(BIN)/python bench/latency.py
-	if [ -n "$$TALLY_BENCH_POSTGRES_URL" ]; then $(BIN)/python bench/workers.py --admin-url "$$TALLY_BENCH_POSTGRES_URL"; fi
+	$(BIN)/python bench/recount_load.py --database-url sqlite:///build/bench/recount-1m.db --profiles 1000000
+	if [ -n "$$TALLY_BENCH_POSTGRES_URL" ]; then \
+	  $(BIN)/python bench/workers.py --admin-url "$$TALLY_BENCH_POSTGRES_URL" && \
+	  $(BIN)/python bench/recount_load.py --profiles 10000000 \
+	    --database-url "$${TALLY_BENCH_POSTGRES_URL%/*}/tally_bench_10m" --json build/bench/recount_load_10m.json; fi
 
 ## docs: regenerate docs/api.md from real calls
 docs: $(STAMP)
