@@ -43,7 +43,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -54,7 +54,7 @@ from tally.profiles.input import ProfileInput
 from tally.profiles.rows import new_subscription_rows
 from tally.store.engine import create_engine, normalise_url, read_transaction, write_transaction
 from tally.store.migrate import upgrade
-from tally.store.tables import accounts, database_resources, databases, resources
+from tally.store.tables import accounts, database_resources, databases, profile_count_deltas, resources
 from tally.store.types import utcnow
 
 BENCH_ACCOUNT, BENCH_NAME, BENCH_CHANNELS = "bench", "Bench", ["email", "sms", "push"]
@@ -131,6 +131,12 @@ async def create_target(engine: AsyncEngine) -> Target:
 
 async def find_target(engine: AsyncEngine, profiles: int) -> Target | None:
     """The newest bench database holding exactly ``profiles`` live profiles, if any."""
+    # The folded count and the deltas not folded yet, as catalog/queries.py counts them.
+    live_profiles = databases.c.live_profiles + (
+        select(func.coalesce(func.sum(profile_count_deltas.c.delta), 0))
+        .where(profile_count_deltas.c.database_id == databases.c.id)
+        .scalar_subquery()
+    )
     async with read_transaction(engine) as conn:
         row = (
             await conn.execute(
@@ -142,7 +148,7 @@ async def find_target(engine: AsyncEngine, profiles: int) -> Target | None:
                     accounts.c.name == BENCH_ACCOUNT,
                     databases.c.name == BENCH_NAME,
                     resources.c.name == BENCH_NAME,
-                    databases.c.live_profiles == profiles,
+                    live_profiles == profiles,
                 )
                 .order_by(databases.c.id.desc())
                 .limit(1)

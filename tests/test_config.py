@@ -86,6 +86,7 @@ def test_cli_bad_setting_is_a_usage_error() -> None:
 NUMERIC = {
     "TALLY_MAX_BODY_BYTES": ("1024", "10" * 20),
     "TALLY_COUNT_CHUNK_SIZE": ("1", "10" * 20),
+    "TALLY_COUNT_CONNECTIONS": ("16", "17"),
     "TALLY_LEASE_SECONDS": ("86400", "1e300"),
     "TALLY_MAX_ATTEMPTS": ("100", "1000000"),
     "TALLY_TASK_RETENTION_DAYS": ("36500", "1000000"),

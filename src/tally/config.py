@@ -26,6 +26,7 @@ DEFAULT_FEEDBACK_TIMEOUT = 15.0
 DEFAULT_FEEDBACK_RETRY_SCHEDULE = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
 DEFAULT_SECRET_GRACE_HOURS = 24.0
 DEFAULT_RECONCILE_HOURS = 24.0
+DEFAULT_COUNT_CONNECTIONS = 2
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -43,6 +44,9 @@ class Settings:
     #: Rows per counting chunk (by the last refresh's counts): one query and one progress step.
     #: Small chunks cost start-up per query (1.3-1.8x at 50,000 on 10M profiles).
     count_chunk_size: int = DEFAULT_COUNT_CHUNK_SIZE
+    #: Connections a recount counts its chunks on at once, all reading one snapshot
+    #: (PostgreSQL; SQLite counts on one): the chunks of one aggregate, run in parallel.
+    count_connections: int = DEFAULT_COUNT_CONNECTIONS
     #: How long a claimed task stays with its worker without a renewal.
     lease_seconds: float = DEFAULT_LEASE_SECONDS
     #: Claims of one task before it ends as ``error`` (a worker died each time).
@@ -130,6 +134,7 @@ SETTINGS: tuple[Variable, ...] = (
     Variable("database_url", "TALLY_DATABASE_URL", "text"),
     Variable("max_body_bytes", "TALLY_MAX_BODY_BYTES", "number", Bounds(1024, 2**30, "bytes", integer=True)),
     Variable("count_chunk_size", "TALLY_COUNT_CHUNK_SIZE", "number", Bounds(1, 10**9, "rows", integer=True)),
+    Variable("count_connections", "TALLY_COUNT_CONNECTIONS", "number", Bounds(1, 16, "connections", integer=True)),
     Variable("lease_seconds", "TALLY_LEASE_SECONDS", "number", Bounds(1, SECONDS_IN_A_DAY, "seconds")),
     Variable("max_attempts", "TALLY_MAX_ATTEMPTS", "number", Bounds(1, 100, integer=True)),
     Variable("task_retention_days", "TALLY_TASK_RETENTION_DAYS", "number", Bounds(0.01, 36500, "days")),

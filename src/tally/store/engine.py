@@ -8,11 +8,12 @@ PostgreSQL (production) runs through psycopg 3 at READ COMMITTED.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -109,3 +110,34 @@ async def snapshot_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnec
             await conn.execution_options(isolation_level="REPEATABLE READ")
         async with conn.begin():
             yield conn
+
+
+_SNAPSHOT_ID = re.compile(r"[0-9A-F]+(-[0-9A-F]+)+")
+
+
+@asynccontextmanager
+async def snapshot_shared(
+    engine: AsyncEngine, conn: AsyncConnection, count: int
+) -> AsyncIterator[list[AsyncConnection]]:
+    """``count`` more read transactions that see the snapshot of ``conn``'s (PostgreSQL).
+
+    The snapshot is exported (``pg_export_snapshot``) and each new transaction imports it
+    before any read (``SET TRANSACTION SNAPSHOT``), as ``pg_dump --jobs`` does: work split
+    across connections then reads one state of the data. ``conn`` must be a
+    ``snapshot_transaction`` and stay open until these end.
+    """
+    if count == 0:
+        yield []
+        return
+    snapshot = str(await conn.scalar(text("SELECT pg_export_snapshot()")))
+    if not _SNAPSHOT_ID.fullmatch(snapshot):  # it is spliced into the statement below
+        raise RuntimeError(f"unexpected snapshot id from PostgreSQL: {snapshot!r}")
+    async with AsyncExitStack() as stack:
+        clones = []
+        for _ in range(count):
+            clone = await stack.enter_async_context(engine.connect())
+            await clone.execution_options(isolation_level="REPEATABLE READ")
+            await stack.enter_async_context(clone.begin())
+            await clone.execute(text(f"SET TRANSACTION SNAPSHOT '{snapshot}'"))
+            clones.append(clone)
+        yield clones
