@@ -44,11 +44,11 @@ bench: $(STAMP)
 	$(BIN)/python bench/feedback.py
 	$(BIN)/python bench/import.py --rows $(BENCH_IMPORT_ROWS)
 	$(BIN)/python bench/latency.py
-	$(BIN)/python bench/recount_load.py --database-url sqlite:///build/bench/recount-1m.db --profiles 1000000
+	$(BIN)/python bench/large_database.py --database-url sqlite:///build/bench/large-1m.db --profiles 1000000
 	if [ -n "$$TALLY_BENCH_POSTGRES_URL" ]; then \
 	  $(BIN)/python bench/workers.py --admin-url "$$TALLY_BENCH_POSTGRES_URL" && \
-	  $(BIN)/python bench/recount_load.py --profiles 10000000 \
-	    --database-url "$${TALLY_BENCH_POSTGRES_URL%/*}/tally_bench_10m" --json build/bench/recount_load_10m.json; fi
+	  $(BIN)/python bench/large_database.py --profiles 10000000 \
+	    --database-url "$${TALLY_BENCH_POSTGRES_URL%/*}/tally_bench_10m" --json build/bench/large_database_10m.json; fi
 
 ## docs: regenerate docs/api.md from real calls
 docs: $(STAMP)
