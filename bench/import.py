@@ -15,6 +15,8 @@ temporary directory, then measures, side by side in one run, on each backend ask
 * ``tally import, count triggers off``: the same on a fresh database whose triggers of
   the maintained counts (migration 0012) are dropped or disabled: their price (target:
   at most 20 % of the rate);
+* ``profiles/add_batch``, with the count triggers and without (``--api-rows`` rows, 10,000
+  a request, into a new database beside each import's): the triggers' price on the API;
 * ``profiles/import_batch`` (PostgreSQL): the same rows as profile objects, 10,000 a
   request, posted one request at a time by one client to a real ``tally serve`` on
   127.0.0.1 (bodies encoded before the clock starts).
@@ -83,6 +85,7 @@ PEAK_RSS = (
 )
 TABLES_MEASURE = "SQL alone into Tally's tables"
 UNTRIGGERED = "tally import, count triggers off"
+ADD_BATCH, ADD_BATCH_UNTRIGGERED = "profiles/add_batch", "profiles/add_batch, count triggers off"
 COUNT_TRIGGERS_SQLITE = "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'subscription_counts_%'"
 TARGETS = {"sqlite": "within 3x of the floor", "postgres": "at least 40 % of the floor's rate"}
 
@@ -343,15 +346,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def import_batch(url: str, path: Path, rows: int, target: Target) -> float:
-    """Seconds for ``rows`` profiles through profiles/import_batch, 10,000 a request, one client."""
+def api_batches(url: str, path: Path, rows: int, target: Target, method: str = "profiles/import_batch") -> float:
+    """Seconds for ``rows`` profiles through ``method`` (profiles/import_batch, matching by
+    email, or profiles/add_batch), 10,000 a request, one client."""
     with path.open(newline="") as file:
         reader = csv.reader(file)
         next(reader)
         cells = list(itertools.islice(reader, rows))
     items = [profile_item(row_cells, target.resource_id) for row_cells in cells]
+    matching = {"matching": "email"} if method == "profiles/import_batch" else {}
     bodies = [
-        json.dumps({"token": target.token, "db_id": target.database_id, "matching": "email", "data": chunk}).encode()
+        json.dumps({"token": target.token, "db_id": target.database_id, **matching, "data": chunk}).encode()
         for chunk in (items[start : start + API_BATCH] for start in range(0, len(items), API_BATCH))
     ]
     port = free_port()
@@ -373,10 +378,10 @@ def import_batch(url: str, path: Path, rows: int, target: Target) -> float:
             headers = {"Content-Type": "application/json"}
             started = time.perf_counter()
             for body in bodies:
-                response = client.post("/api/v1.1/profiles/import_batch", content=body, headers=headers)
+                response = client.post(f"/api/v1.1/{method}", content=body, headers=headers)
                 envelope = response.json()
                 if envelope["error"] != 0 or any(item["error"] for item in envelope["data"]):
-                    raise SystemExit(f"import_batch failed: {str(envelope)[:500]}")
+                    raise SystemExit(f"{method} failed: {str(envelope)[:500]}")
             return time.perf_counter() - started
     finally:
         server.send_signal(signal.SIGTERM)
@@ -386,7 +391,7 @@ def import_batch(url: str, path: Path, rows: int, target: Target) -> float:
 # --- runs -----------------------------------------------------------------------------------
 
 
-async def run_sqlite(path: Path, directory: Path, rows: int, batch: int) -> list[Measure]:
+async def run_sqlite(path: Path, directory: Path, rows: int, batch: int, api_rows: int) -> list[Measure]:
     log("sqlite: bare executemany")
     floor = Measure("sqlite", "bare executemany (floor)", rows, bare_executemany(path, directory, batch))
     log("sqlite: SQL alone into Tally's tables")
@@ -404,7 +409,23 @@ async def run_sqlite(path: Path, directory: Path, rows: int, batch: int) -> list
     bare_target = await make_target(bare_url)
     drop_count_triggers(bare_url)
     seconds, rss = tally_import(bare_url, path, bare_target, batch)
-    return [*measures, Measure("sqlite", UNTRIGGERED, rows, seconds, rss)]
+    measures.append(Measure("sqlite", UNTRIGGERED, rows, seconds, rss))
+    if api_rows:
+        measures += await add_batch_price("sqlite", url, bare_url, path, api_rows)
+    return measures
+
+
+async def add_batch_price(backend: str, url: str, untriggered_url: str, path: Path, rows: int) -> list[Measure]:
+    """profiles/add_batch of ``rows`` profiles into a new database beside the import's, with
+    the count triggers and without them (both databases hold the import's rows)."""
+    measures = []
+    for name, database_url in ((ADD_BATCH, url), (ADD_BATCH_UNTRIGGERED, untriggered_url)):
+        log(f"{backend}: {name}, {rows:,} profiles")
+        target = await make_target(database_url)
+        seconds = api_batches(database_url, path, rows, target, "profiles/add_batch")
+        assert await count_profiles(database_url, target.database_id) == rows
+        measures.append(Measure(backend, name, rows, seconds))
+    return measures
 
 
 def drop_count_triggers(url: str) -> None:
@@ -446,9 +467,10 @@ async def run_postgres(admin_url: str, path: Path, rows: int, batch: int, api_ro
         seconds, rss = tally_import(bare_url, path, bare_target, batch)
         measures.append(Measure("postgres", UNTRIGGERED, rows, seconds, rss))
         if api_rows:
+            measures += await add_batch_price("postgres", url, bare_url, path, api_rows)
             api_target = await make_target(url)
             log(f"postgres: profiles/import_batch, {api_rows:,} profiles")
-            seconds = import_batch(url, path, api_rows, api_target)
+            seconds = api_batches(url, path, api_rows, api_target)
             assert await count_profiles(url, api_target.database_id) == api_rows
             measures.append(Measure("postgres", f"profiles/import_batch ({API_BATCH:,}/request)", api_rows, seconds))
         return measures
@@ -486,13 +508,17 @@ def verdicts(measures: list[Measure]) -> list[str]:
                 + ("met" if imported.peak_rss_mb < 200 else "NOT met")
             )
     for backend in ("sqlite", "postgres"):
-        imported, untriggered = found.get((backend, "tally import")), found.get((backend, UNTRIGGERED))
-        if imported is not None and untriggered is not None:
-            price = 1 - imported.rate / untriggered.rate
-            lines.append(
-                f"{backend}: the count triggers cost {price:.1%} of tally import's rate (target at most 20 %): "
-                + ("met" if price <= 0.2 else "NOT met")
-            )
+        for label, with_triggers, without in (
+            ("tally import", "tally import", UNTRIGGERED),
+            ("profiles/add_batch", ADD_BATCH, ADD_BATCH_UNTRIGGERED),
+        ):
+            triggered, untriggered = found.get((backend, with_triggers)), found.get((backend, without))
+            if triggered is not None and untriggered is not None:
+                price = 1 - triggered.rate / untriggered.rate
+                lines.append(
+                    f"{backend}: the count triggers cost {price:.1%} of {label}'s rate (target at most 20 %): "
+                    + ("met" if price <= 0.2 else "NOT met")
+                )
     api = next((m for m in measures if m.name.startswith("profiles/import_batch")), None)
     if api is not None:
         lines.append(
@@ -508,7 +534,7 @@ async def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default=None)
     parser.add_argument("--admin-url", default=os.environ.get("TALLY_BENCH_POSTGRES_URL"))
     parser.add_argument("--batch-size", type=int, default=5_000)
-    parser.add_argument("--api-rows", type=int, default=100_000, help="profiles through import_batch (0: none)")
+    parser.add_argument("--api-rows", type=int, default=100_000, help="profiles through the batch methods (0: none)")
     parser.add_argument("--json", type=Path, default=Path("build/bench/import.json"))
     args = parser.parse_args()
     backend = args.backend or ("both" if args.admin_url else "sqlite")
@@ -522,7 +548,7 @@ async def main() -> None:
         size_mb = path.stat().st_size / 1e6
         measures: list[Measure] = []
         if backend in ("sqlite", "both"):
-            measures += await run_sqlite(path, directory, args.rows, args.batch_size)
+            measures += await run_sqlite(path, directory, args.rows, args.batch_size, min(args.api_rows, args.rows))
         if backend in ("postgres", "both"):
             api_rows = min(args.api_rows, args.rows)
             measures += await run_postgres(args.admin_url, path, args.rows, args.batch_size, api_rows)
