@@ -36,19 +36,25 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests bench scripts
 	$(BIN)/ruff check --fix src tests bench scripts
 
-## bench: refresh, feedback, import, latency and writes during a recount (1M) on SQLite; with
-## TALLY_BENCH_POSTGRES_URL also on PostgreSQL: workers, and writes during a recount of 10M
-## (loaded once into tally_bench_10m, about 8 minutes, then reused)
+## bench: refresh (1M), feedback, import, latency and a large database (1M) on SQLite; with
+## TALLY_BENCH_POSTGRES_URL also on PostgreSQL: refresh at 1M and 10M, workers, and a large
+## database of 10M (loaded once into tally_bench_1m and tally_bench_10m, then reused); then
+## issue 9's targets as one table (bench/targets.py)
 bench: $(STAMP)
-	$(BIN)/python bench/refresh.py
+	$(BIN)/python bench/refresh.py --profiles 1000000 --naive-repeat 1 --json build/bench/refresh-sqlite-1m.json
 	$(BIN)/python bench/feedback.py
 	$(BIN)/python bench/import.py --rows $(BENCH_IMPORT_ROWS)
 	$(BIN)/python bench/latency.py
 	$(BIN)/python bench/large_database.py --database-url sqlite:///build/bench/large-1m.db --profiles 1000000
 	if [ -n "$$TALLY_BENCH_POSTGRES_URL" ]; then \
+	  for size in 1m 10m; do \
+	    $(BIN)/python bench/refresh.py --load copy --reuse --naive-repeat 1 --profiles $$([ $$size = 1m ] && echo 1000000 || echo 10000000) \
+	      --database-url "$${TALLY_BENCH_POSTGRES_URL%/*}/tally_bench_$$size" --json build/bench/refresh-postgres-$$size.json || exit 1; \
+	  done; \
 	  $(BIN)/python bench/workers.py --admin-url "$$TALLY_BENCH_POSTGRES_URL" && \
 	  $(BIN)/python bench/large_database.py --profiles 10000000 \
 	    --database-url "$${TALLY_BENCH_POSTGRES_URL%/*}/tally_bench_10m" --json build/bench/large_database_10m.json; fi
+	$(BIN)/python bench/targets.py
 
 ## docs: regenerate docs/api.md from real calls
 docs: $(STAMP)

@@ -224,10 +224,14 @@ def main() -> None:
     print(f"{'alone':24} {BASELINE_CALLS:6} {result['alone_p50_ms']:6.1f} ms {result['alone_p99_ms']:6.1f} ms")
     print(f"{'during the recount':24} {during['adds']:6} {during['p50_ms']:6.1f} ms {during['p99_ms']:6.1f} ms")
     print(f"recount progress seen: {during['progress_seen']} ({during['progress_moves']} moves)")
-    print(
-        f"targets: refresh median <= {TARGET_REFRESH_MS:g} ms, p99 during <= {TARGET_P99_MS:g} ms,"
-        f" progress moves >= {TARGET_PROGRESS_MOVES}: " + ("met" if met else "NOT met")
+    targets = (
+        f"refresh median <= {TARGET_REFRESH_MS:g} ms, p99 during <= {TARGET_P99_MS:g} ms,"
+        f" progress moves >= {TARGET_PROGRESS_MOVES}"
     )
+    if backend == "postgres" and args.profiles >= 10_000_000:
+        print(f"targets: {targets}: " + ("met" if met else "NOT met"))
+    else:
+        print(f"targets (they apply to 10,000,000 profiles on PostgreSQL): {targets}")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2) + "\n")
     print(f"written: {args.json}")

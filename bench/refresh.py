@@ -28,6 +28,8 @@ the newest bench database that already holds exactly N profiles (PostgreSQL), lo
 if there is none: load 10M once, measure many times. Use one PostgreSQL database per N
 (rows of other bench databases in the same tables change the plans; the bench warns).
 
+Prints a table and writes the medians and ratios as JSON (--json).
+
 Usage: python bench/refresh.py [--profiles N] [--database-url URL] [--repeat R]
            [--load service|copy] [--reuse] [--naive-repeat R] [--explain-analyze]
            [--quiet-below PCT]
@@ -359,6 +361,7 @@ async def print_server(engine: AsyncEngine) -> None:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profiles", type=int, default=100_000)
+    parser.add_argument("--json", type=Path, default=Path("build/bench/refresh.json"))
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--chunk-size", type=int, default=Settings().count_chunk_size)
@@ -540,6 +543,17 @@ async def main() -> None:
             print(f"naive count agrees with the maintained flags: {'yes' if agrees else 'NO'}")
     if QUIET_BELOW is not None:
         print(f"samples taken without a quiet machine (< {QUIET_BELOW:g} % busy) after 30 s: {NOISY_SAMPLES[0]}")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    report = {
+        "backend": engine.dialect.name,
+        "profiles": args.profiles,
+        "subscriptions": rows,
+        "chunk_size": args.chunk_size,
+        "median_ms": {name: seconds * 1000 for name, seconds in medians.items()},
+        "vs_one_aggregate": {name: seconds / floor for name, seconds in medians.items()},
+    }
+    args.json.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"written: {args.json}")
     if postgres:
         await print_plans(engine, chunks, params, args.explain_analyze)
     await engine.dispose()
