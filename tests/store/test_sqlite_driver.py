@@ -112,3 +112,29 @@ async def test_a_begin_that_cannot_get_the_lock_fails_its_statement_and_leaves_n
         await conn.execute(text("INSERT INTO t VALUES (2)"))
     async with read_transaction(engine) as conn:
         assert (await conn.execute(text("SELECT n FROM t"))).scalars().all() == [2]
+
+
+SLOW_COUNT = "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 5000000) SELECT count(*) FROM c"
+
+
+async def test_a_write_cancelled_while_its_statement_runs_leaves_no_lock_behind(engine: AsyncEngine) -> None:
+    """The statement goes on in the thread after its caller is cancelled; what follows on
+    that connection waits for it, so no transaction (and no write lock) stays open."""
+    started = asyncio.Event()
+
+    async def slow_write() -> None:
+        async with write_transaction(engine) as conn:
+            started.set()
+            await conn.execute(text(SLOW_COUNT))
+
+    writing = asyncio.create_task(slow_write())
+    await started.wait()
+    await asyncio.sleep(0.05)
+    writing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await writing
+    for _ in range(3):  # every pooled connection, the cancelled one among them
+        async with asyncio.timeout(10), write_transaction(engine) as conn:
+            await conn.execute(text("INSERT INTO t VALUES (1)"))
+    async with read_transaction(engine) as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar_one() == 3

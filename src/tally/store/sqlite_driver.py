@@ -12,6 +12,9 @@ and one more for BEGIN, so a request of a few statements spent most of its time 
   transaction that runs none then has nothing to commit or roll back);
 * a rollback with no transaction open (the pool's reset after a commit) is skipped.
 
+A job whose caller was cancelled still runs to its end in the thread; while one may be
+running, a close, commit or rollback is queued behind it instead of done on the spot.
+
 Statements still run in the connection's thread, so a long count or a wait on the write
 lock never blocks the event loop.
 """
@@ -57,27 +60,41 @@ class Cursor(aiosqlite.Cursor):
 
     async def close(self) -> None:
         self._rows = []
-        self._cursor.close()
+        if self._connection.is_busy():
+            await self._connection._execute(self._cursor.close)
+        else:
+            self._cursor.close()
 
 
 class Connection(aiosqlite.Connection):
     _pending_begin: str | None = None
+    # Jobs handed to the thread, and jobs it finished: each counter written by one thread.
+    _jobs_given = 0
+    _jobs_done = 0
 
     def begin_with_next_statement(self, begin: str) -> None:
         """Send ``begin`` (BEGIN or BEGIN IMMEDIATE) in the job of the next statement."""
         self._pending_begin = begin
 
+    def is_busy(self) -> bool:
+        """Whether the thread may still be running a job: one whose caller was cancelled
+        goes on. What this module would do on the loop's thread then waits its turn."""
+        return self._jobs_given != self._jobs_done
+
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         begin, self._pending_begin = self._pending_begin, None
-        if begin is None:
-            return await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
         connection = self._conn
 
-        def begin_then_run() -> Any:
-            connection.execute(begin)
-            return fn(*args, **kwargs)
+        def job() -> Any:
+            try:
+                if begin is not None:
+                    connection.execute(begin)
+                return fn(*args, **kwargs)
+            finally:
+                self._jobs_done += 1
 
-        return await super()._execute(begin_then_run)  # type: ignore[no-untyped-call]
+        self._jobs_given += 1
+        return await super()._execute(job)  # type: ignore[no-untyped-call]
 
     @contextmanager
     async def cursor(self) -> Cursor:  # type: ignore[override]
@@ -86,12 +103,13 @@ class Connection(aiosqlite.Connection):
     async def commit(self) -> None:
         if self._pending_begin is not None:
             self._pending_begin = None  # the transaction ran no statement: nothing to commit
-        elif self._conn.in_transaction:
+        elif self._conn.in_transaction or self.is_busy():
             await super().commit()
 
     async def rollback(self) -> None:
         self._pending_begin = None
-        if self._conn.in_transaction:
+        # A job still running may be about to open the transaction: roll back after it.
+        if self._conn.in_transaction or self.is_busy():
             await super().rollback()
 
 
