@@ -27,6 +27,7 @@ DEFAULT_FEEDBACK_RETRY_SCHEDULE = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0,
 DEFAULT_SECRET_GRACE_HOURS = 24.0
 DEFAULT_RECONCILE_HOURS = 24.0
 DEFAULT_COUNT_CONNECTIONS = 2
+DEFAULT_HISTORY_DAYS = 400.0
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -52,6 +53,8 @@ class Settings:
     #: Claims of one task before it ends as ``error`` (a worker died each time).
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     task_retention_days: float = DEFAULT_TASK_RETENTION_DAYS
+    #: Days a refresh's counters stay in the history (databases/counters_history).
+    history_days: float = DEFAULT_HISTORY_DAYS
     #: Seconds between looks at the queue when nothing woke the worker.
     poll_interval: float = DEFAULT_POLL_INTERVAL
     worker_concurrency: int = DEFAULT_WORKER_CONCURRENCY
@@ -138,6 +141,7 @@ SETTINGS: tuple[Variable, ...] = (
     Variable("lease_seconds", "TALLY_LEASE_SECONDS", "number", Bounds(1, SECONDS_IN_A_DAY, "seconds")),
     Variable("max_attempts", "TALLY_MAX_ATTEMPTS", "number", Bounds(1, 100, integer=True)),
     Variable("task_retention_days", "TALLY_TASK_RETENTION_DAYS", "number", Bounds(0.01, 36500, "days")),
+    Variable("history_days", "TALLY_HISTORY_DAYS", "number", Bounds(0.01, 36500, "days")),
     Variable("poll_interval", "TALLY_POLL_INTERVAL", "number", Bounds(0.01, 3600, "seconds")),
     Variable("worker_concurrency", "TALLY_WORKER_CONCURRENCY", "number", Bounds(1, 64, integer=True)),
     Variable("shutdown_grace", "TALLY_SHUTDOWN_GRACE", "number", Bounds(0, 3600, "seconds")),

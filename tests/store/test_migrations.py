@@ -17,6 +17,7 @@ from tally.catalog.queries import database_delete, resource_delete
 from tally.profiles.queries import subscriptions_recompute_flags
 from tally.store.migrate import downgrade, is_current, upgrade
 from tally.store.tables import (
+    counter_history,
     counter_sets,
     database_resources,
     databases,
@@ -120,9 +121,27 @@ async def test_upgrade_from_0003_keeps_the_data_and_the_catalog_deletes_all_of_i
     async with engine.begin() as conn:
         await database_delete(conn, 1)
     async with engine.connect() as conn:
-        for table in (databases, profiles, subscriptions, subscription_counts, counter_sets, database_resources):
+        tables = (
+            databases,
+            profiles,
+            subscriptions,
+            subscription_counts,
+            counter_sets,
+            counter_history,
+            database_resources,
+        )
+        for table in tables:
             assert await conn.scalar(select(func.count()).select_from(table)) == 0, table.name
         assert await conn.scalar(select(func.count()).select_from(resources)) == 1
+
+
+async def test_upgrade_starts_each_history_with_the_stored_counter_set(engine: AsyncEngine) -> None:
+    await _upgrade_over_stored_data(engine)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(counter_history))).all()
+    assert [
+        (row.database_id, row.resource_id, row.task_id, row.total_count, row.count_duration_ns) for row in rows
+    ] == [(1, 1, "t", 1, 5)]
 
 
 async def test_upgrade_counts_the_stored_effective_subscriptions(engine: AsyncEngine) -> None:

@@ -1,5 +1,6 @@
 """Every statement of the counters: ``counter_sets`` (the last finished refresh of each
-(database, resource)) and ``subscription_counts`` (the counts the triggers maintain)."""
+(database, resource)), ``counter_history`` (every one of them) and ``subscription_counts``
+(the counts the triggers maintain)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, literal, select, text, tuple_, update
+from sqlalchemy import Row, delete, func, insert, literal, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from tally.store.engine import is_sqlite
 from tally.store.tables import (
     count_reconciliations,
+    counter_history,
     counter_sets,
     database_resources,
     databases,
@@ -52,6 +54,85 @@ async def counter_set_put(conn: AsyncConnection, database_id: int, resource_id: 
         .values(database_id=database_id, resource_id=resource_id, **values)
         .on_conflict_do_update(index_elements=["database_id", "resource_id"], set_=values)
     )
+
+
+# history_add -- keep a finished refresh's counters in the history of its (database, resource).
+async def history_add(conn: AsyncConnection, database_id: int, resource_id: int, counted: CounterSet) -> None:
+    await conn.execute(
+        insert(counter_history).values(
+            database_id=database_id,
+            resource_id=resource_id,
+            task_id=counted.task_id,
+            channels=counted.channels,
+            total_count=counted.total_count,
+            count_started_at=counted.count_started_at,
+            count_duration_ns=counted.count_duration_ns,
+            updated_at=counted.updated_at,
+        )
+    )
+
+
+def _history_window(database_id: int, resource_id: int, since: datetime | None, until: datetime | None) -> list[Any]:
+    history = counter_history.c
+    window = [history.database_id == database_id, history.resource_id == resource_id]
+    if since is not None:
+        window.append(history.updated_at >= since)
+    if until is not None:
+        window.append(history.updated_at < until)
+    return window
+
+
+# history_page -- up to `limit` + 1 refreshes of a (database, resource) in a time window, from
+# `from_id` on in the order asked (the extra one tells the next page), and how many in all.
+async def history_page(
+    conn: AsyncConnection,
+    database_id: int,
+    resource_id: int,
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    from_id: int,
+    limit: int,
+    newest_first: bool,
+) -> tuple[list[Row[Any]], int]:
+    history = counter_history.c
+    window = _history_window(database_id, resource_id, since, until)
+    total = await conn.scalar(select(func.count()).select_from(counter_history).where(*window))
+    query = select(counter_history).where(*window)
+    if from_id:
+        query = query.where(history.id <= from_id if newest_first else history.id >= from_id)
+    query = query.order_by(history.id.desc() if newest_first else history.id).limit(limit + 1)
+    return list(await conn.execute(query)), int(total or 0)
+
+
+# history_before -- for each history row id, the row of the refresh of the same pair just
+# before it, if any (the base of its changes), whatever window the page was asked for.
+async def history_before(conn: AsyncConnection, ids: list[int]) -> dict[int, Row[Any]]:
+    if not ids:
+        return {}
+    later, earlier = counter_history.alias("later"), counter_history.alias("earlier")
+    previous_id = (
+        select(func.max(earlier.c.id))
+        .where(
+            earlier.c.database_id == later.c.database_id,
+            earlier.c.resource_id == later.c.resource_id,
+            earlier.c.id < later.c.id,
+        )
+        .scalar_subquery()
+    )
+    pairs = {row[0]: row[1] for row in await conn.execute(select(later.c.id, previous_id).where(later.c.id.in_(ids)))}
+    found = [previous for previous in pairs.values() if previous is not None]
+    if not found:
+        return {}
+    rows = {row.id: row for row in await conn.execute(select(counter_history).where(counter_history.c.id.in_(found)))}
+    return {row_id: rows[previous] for row_id, previous in pairs.items() if previous in rows}
+
+
+# history_purge -- delete up to `batch` history rows counted before `before`; how many.
+async def history_purge(conn: AsyncConnection, before: datetime, batch: int = 10_000) -> int:
+    old = select(counter_history.c.id).where(counter_history.c.updated_at < before).limit(batch)
+    result = await conn.execute(delete(counter_history).where(counter_history.c.id.in_(old)))
+    return int(result.rowcount)
 
 
 # counter_set_channels -- the stored ``channels`` of a (database, resource), if it was counted.

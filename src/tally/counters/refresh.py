@@ -101,7 +101,8 @@ async def run_refresh(execution: Execution) -> Finish:
     async def finish(conn: AsyncConnection, now: datetime) -> list[dict[str, Any]]:
         counted = CounterSet(task.account_id, channels, total, started_at, duration_ns, now, task.id)
         await queries.counter_set_put(conn, database_id, resource_id, counted)
-        return [_result_element(resource_id, channels, total, started_at, duration_ns, now)]
+        await queries.history_add(conn, database_id, resource_id, counted)
+        return [result_element(resource_id, channels, total, started_at, duration_ns, now)]
 
     return finish
 
@@ -174,7 +175,7 @@ async def _previous_counts(
     }
 
 
-def _result_element(
+def result_element(
     resource_id: int,
     channels: list[dict[str, Any]],
     total: int,

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tally.capability import Capability
 from tally.config import Settings
-from tally.counters import queries, reconcile, refresh
+from tally.counters import history, queries, reconcile, refresh
 from tally.feedback.params import Feedback, OptionalFeedback
 from tally.feedback.queries import delivery_register
 from tally.queue.execution import TaskKind
@@ -18,8 +18,9 @@ from tally.queue.queries import Task
 from tally.queue.registry import MaintenancePass
 from tally.store.engine import read_transaction, write_transaction
 from tally.store.types import utcnow
+from tally.wire.listing import Listing
 from tally.wire.methods import Call, Method
-from tally.wire.params import Flag, Params, PositiveInt
+from tally.wire.params import Flag, Moment, NonNegativeInt, Order, Params, PositiveInt
 
 
 class DatabaseCounters(Params):
@@ -71,6 +72,59 @@ async def database_counters(call: Call, params: DatabaseCounters) -> list[dict[s
         return await refresh.counters_get(conn, call.account_id, params.id, params.resource_id)
 
 
+HISTORY_PAGE_LIMIT, MAX_HISTORY_PAGE_LIMIT = 100, 1000
+
+
+class CountersHistory(DatabaseCounters):
+    since: Moment | None = Field(None, alias="from", description="(ext) Counted at or after this RFC 3339 time")
+    until: Moment | None = Field(None, alias="to", description="(ext) Counted before this RFC 3339 time")
+    from_id: NonNegativeInt = Field(0, description="First history id of the page (0: from the start of the order)")
+    limit: NonNegativeInt = Field(
+        HISTORY_PAGE_LIMIT, description=f"Entries per page (at most {MAX_HISTORY_PAGE_LIMIT})"
+    )
+    order: Order = Field("desc", description="desc: newest first; asc: oldest first")
+
+    @field_validator("limit")
+    @classmethod
+    def _limit(cls, value: int) -> int:
+        if not 1 <= value <= MAX_HISTORY_PAGE_LIMIT:
+            raise ValueError(f"must be from 1 to {MAX_HISTORY_PAGE_LIMIT}")
+        return value
+
+
+async def counters_history(call: Call, params: CountersHistory) -> Listing:
+    async with read_transaction(call.runtime.engine) as conn:
+        page = await history.history_list(
+            conn,
+            call.account_id,
+            params.id,
+            params.resource_id,
+            since=params.since,
+            until=params.until,
+            from_id=params.from_id,
+            limit=params.limit,
+            newest_first=params.order == "desc",
+        )
+    items = [_history_element(params.resource_id, entry) for entry in page.items]
+    return Listing(items, next_from_id=page.next_from_id, total_count=page.total_count)
+
+
+def _history_element(resource_id: int, entry: history.HistoryEntry) -> dict[str, Any]:
+    """The seed's result element as it was at that refresh, with its task id and changes."""
+    element = refresh.result_element(
+        resource_id,
+        entry.channels,
+        entry.total_count,
+        entry.count_started_at,
+        entry.count_duration_ns,
+        entry.updated_at,
+    )
+    element["task_id"] = entry.task_id
+    if entry.previous_channels is not None:
+        element["changes"] = history.channel_changes(entry.previous_channels, entry.channels)
+    return element
+
+
 async def _present(conn: AsyncConnection, task: Task) -> Any:
     return await refresh.present_result(conn, task.params["database_id"], task.result)
 
@@ -80,6 +134,17 @@ RECONCILE_KIND = TaskKind(reconcile.KIND, reconcile.run_reconcile)
 
 _EMAIL = refresh.channel_counters("email", None, 1336)
 _TASK = {"task_id": "6908adeb-346e-4f5e-9f68-df062bf795cf"}
+_HISTORY = {
+    "channels": [_EMAIL],
+    "in_progress": False,
+    "last_count_time": "counted at 2026-12-03T10:00:00Z in 2.1ms",
+    "refresh_task_id": "",
+    "resource_id": 24,
+    "total_count": 1336,
+    "updated": "2026-12-03T10:00:00.004Z",
+    "task_id": "6908adeb-346e-4f5e-9f68-df062bf795cf",
+    "changes": [{"channel": "email", "status": {"all": 12, "subscribed": 10, "unsubscribed": 2}}],
+}
 
 METHODS = [
     Method("databases/refresh_counters", DatabaseRefresh, database_refresh,
@@ -94,6 +159,14 @@ METHODS = [
     Method("databases/get_counters", DatabaseCounters, database_counters,
            "The counters stored by the last finished refresh, without counting",
            example={"id": 5, "resource_id": 24}, response_example=[_EMAIL]),
+    Method("databases/counters_history", CountersHistory, counters_history,
+           "(ext) Every finished refresh of a database and resource, with what changed",
+           description="Newest first (order: asc for oldest first), paged by from_id and limit, "
+           "optionally within from (inclusive) and to (exclusive). Each entry is a refresh result "
+           "element with the task_id that counted it and, but for the first, changes: per channel "
+           "and counter, the difference from the refresh before it. Kept TALLY_HISTORY_DAYS days.",
+           example={"id": 5, "resource_id": 24, "from": "2026-12-01T00:00:00Z", "limit": 10},
+           response_example=Listing([_HISTORY], next_from_id=0, total_count=1)),
 ]  # fmt: skip
 
 
@@ -107,6 +180,7 @@ CAPABILITY = Capability(
     task_kinds=[REFRESH_KIND, RECONCILE_KIND],
     maintenance=[
         MaintenancePass("maintained counts", _fold_maintained_counts),
+        MaintenancePass("counters history purge", history.purge_history),
         MaintenancePass("count reconciliation", reconcile.queue_due),
     ],
 )

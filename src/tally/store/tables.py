@@ -227,6 +227,24 @@ counter_sets = Table(
     Column("task_id", String(36), nullable=False),
 )
 
+# Every finished refresh of a (database, resource), kept TALLY_HISTORY_DAYS: the numbers
+# over time (counters/history.py). Ordered by id, which grows with the time of the count.
+counter_history = Table(
+    "counter_history",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("database_id", BigInteger, ForeignKey("databases.id", ondelete="CASCADE"), nullable=False),
+    Column("resource_id", BigInteger, ForeignKey("resources.id", ondelete="CASCADE"), nullable=False),
+    Column("task_id", String(36), nullable=False),
+    Column("channels", JSON, nullable=False),
+    Column("total_count", BigInteger, nullable=False),
+    Column("count_started_at", UTCDateTime(), nullable=False),
+    Column("count_duration_ns", BigInteger, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index("ix_counter_history_pair", "database_id", "resource_id", "id"),
+    Index("ix_counter_history_updated_at", "updated_at"),
+)
+
 tasks = Table(
     "tasks",
     metadata,

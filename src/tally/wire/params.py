@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from pydantic import (
@@ -108,6 +109,27 @@ def _flag(value: object) -> bool:
     raise invalid("must be true or false")
 
 
+_RFC3339 = re.compile(r"(\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
+
+
+def _moment(value: object) -> datetime:
+    """An RFC 3339 time with its offset (``2026-12-03T10:00:00Z``), as an aware datetime."""
+    if isinstance(value, str) and (match := _RFC3339.fullmatch(value.strip())):
+        date_time, fraction, offset = match.group(1).upper(), match.group(2) or ".", match.group(3)
+        microseconds = (fraction[1:] + "000000")[:6]  # nanoseconds are cut, not rounded
+        try:
+            return datetime.fromisoformat(f"{date_time}.{microseconds}{'+00:00' if offset in 'Zz' else offset}")
+        except ValueError:
+            pass  # a month 13, a 25th hour
+    raise invalid("must be an RFC 3339 time with its offset, such as 2026-12-03T10:00:00Z")
+
+
+def _order(value: object) -> str:
+    if isinstance(value, str) and value.strip() in ("asc", "desc"):
+        return value.strip()
+    raise invalid("must be asc or desc")
+
+
 def _limited(value: str, limit: int) -> str:
     if len(value) > limit:
         raise invalid(f"must be at most {limit} characters")
@@ -151,6 +173,8 @@ Priority = Annotated[
 ]
 Text = Annotated[str, PlainValidator(_text), WithJsonSchema({"type": "string"})]
 Flag = Annotated[bool, PlainValidator(_flag), WithJsonSchema({"type": "boolean"})]
+Moment = Annotated[datetime, PlainValidator(_moment), WithJsonSchema({"type": "string", "format": "date-time"})]
+Order = Annotated[str, PlainValidator(_order), WithJsonSchema({"type": "string", "enum": ["asc", "desc"]})]
 #: A JSON scalar; a string is Text of at most MAX_TEXT characters.
 Scalar = Annotated[
     str | int | float | bool | None,
