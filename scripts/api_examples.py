@@ -188,6 +188,25 @@ async def main() -> None:
             "databases/get_counters",
             {"id": database_id, "resource_id": resource_id},
         )
+        # One more profile and one more refresh, so that the history below has a change.
+        bob = {"email": "bob@example.org", "subscriptions": [{"resource_id": resource_id, "channel": "email"}]}
+        await client.post("/api/v1.1/profiles/add", json={"token": token, "db_id": database_id, "data": bob})
+        again = await client.post(
+            "/api/v1.1/databases/refresh_counters", json={"token": token, "id": database_id, "resource_id": resource_id}
+        )
+        for _ in range(500):
+            status = await client.post("/api/v1.1/tasks/status", json={"token": token, **again.json()["data"]})
+            if status.json()["data"]["status"] in ("completed", "error"):
+                break
+            await asyncio.sleep(0.02)
+        await call(
+            "The counters over time, each refresh with what changed since the one before (ext)",
+            "databases/counters_history",
+            {"id": database_id, "resource_id": resource_id, "limit": 2},
+            "Newest first (`order`: `asc` for oldest first); `from` (inclusive) and `to` (exclusive) "
+            "take RFC 3339 times; `from_id` and `limit` page as in `databases/list`. Refreshes are kept "
+            "`TALLY_HISTORY_DAYS` (400) days.\n\n",
+        )
         await call(
             "Delete a database with its profiles, subscriptions and counters (ext)",
             "databases/delete",
