@@ -208,6 +208,14 @@ async def main() -> None:
             "`TALLY_HISTORY_DAYS` (400) days.\n\n",
         )
         await call(
+            "Two refreshes side by side: each counter before, after and its change (ext)",
+            "databases/counters_diff",
+            {"id": database_id, "resource_id": resource_id},
+            "By default the last refresh and the one before it; or name each side by the task that "
+            "counted it (`before_task_id`, `after_task_id`) or by a time (`before_time`, "
+            "`after_time`: the last refresh counted by then).\n\n",
+        )
+        await call(
             "Delete a database with its profiles, subscriptions and counters (ext)",
             "databases/delete",
             {"id": archive_id},

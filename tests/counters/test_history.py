@@ -172,3 +172,80 @@ async def test_history_in_xml(api: Api) -> None:
     )
     assert [entry["task_id"] for entry in entries] == [entry["task_id"] for entry in as_json["data"]]
     assert int(decoded["next_from_id"]) == as_json["next_from_id"] != 0
+
+
+def side_by_side(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    old = {entry["channel"]: entry["status"] for entry in before}
+    return [
+        {
+            "channel": entry["channel"],
+            "status": {
+                key: {
+                    "before": old[entry["channel"]][key],
+                    "after": value,
+                    "change": value - old[entry["channel"]][key],
+                }
+                for key, value in entry["status"].items()
+            },
+        }
+        for entry in after
+    ]
+
+
+async def test_diff_defaults_to_the_last_two_refreshes(api: Api) -> None:
+    database_id, resource_id, results = await three_refreshes(api)
+    diff = await api.ok("databases/counters_diff", {"id": database_id, "resource_id": resource_id})
+    assert (diff["before"]["updated"], diff["after"]["updated"]) == (results[1]["updated"], results[2]["updated"])
+    assert diff["channels"] == side_by_side(results[1]["channels"], results[2]["channels"])
+    assert email(diff["channels"])["all"] == {"before": 5, "after": 4, "change": -1}  # type: ignore[comparison-overlap]
+
+
+async def test_diff_by_task_ids_and_by_times(api: Api) -> None:
+    database_id, resource_id, results = await three_refreshes(api)
+    pair = {"id": database_id, "resource_id": resource_id}
+    entries = await api.ok("databases/counters_history", pair | {"order": "asc"})
+    by_tasks = await api.ok(
+        "databases/counters_diff",
+        pair | {"before_task_id": entries[0]["task_id"], "after_task_id": entries[2]["task_id"]},
+    )
+    assert by_tasks["channels"] == side_by_side(results[0]["channels"], results[2]["channels"])
+    # A time names the last refresh counted by it (to the millisecond `updated` shows).
+    by_times = await api.ok(
+        "databases/counters_diff", pair | {"before_time": results[0]["updated"], "after_time": results[1]["updated"]}
+    )
+    assert (by_times["before"]["task_id"], by_times["after"]["task_id"]) == (
+        entries[0]["task_id"],
+        entries[1]["task_id"],
+    )
+    assert by_times["channels"] == side_by_side(results[0]["channels"], results[1]["channels"])
+
+
+async def test_diff_without_two_refreshes_or_with_bad_points_says_why(api: Api, engine: AsyncEngine) -> None:
+    database_id, resource_id = await api.setup_catalog()
+    pair = {"id": database_id, "resource_id": resource_id}
+    none_yet = await api.call("databases/counters_diff", pair)
+    assert none_yet["error"] == 404 and "No refresh of database" in none_yet["error_text"], none_yet
+    await refresh(api, database_id, resource_id)
+    one = await api.call("databases/counters_diff", pair)
+    assert one["error"] == 404 and "before the one compared with" in one["error_text"], one
+    unknown = await api.call("databases/counters_diff", pair | {"after_task_id": "nope"})
+    assert unknown["error"] == 404 and "by task nope" in unknown["error_text"], unknown
+    both = await api.call(
+        "databases/counters_diff", pair | {"before_task_id": "x", "before_time": "2026-12-03T10:00:00Z"}
+    )
+    assert both["error"] == 400 and "before_task_id or before_time" in both["error_text"], both
+    bad_time = await api.call("databases/counters_diff", pair | {"after_time": "noon"})
+    assert bad_time["error"] == 400 and bad_time["error_text"].startswith("Invalid parameter: after_time "), bad_time
+    other = await Api.for_new_account(api.client, engine)
+    assert (await other.call("databases/counters_diff", pair))["error"] == 404
+
+
+async def test_diff_in_xml(api: Api) -> None:
+    database_id, resource_id, _ = await three_refreshes(api)
+    inner = f"<id>{database_id}</id><resource_id>{resource_id}</resource_id>"
+    body = f"<xml><token>{api.token}</token><format>xml</format>{inner}</xml>"
+    decoded = envelope(await post_raw(api.client, "databases/counters_diff", body, "application/xml"))
+    as_json = await api.ok("databases/counters_diff", {"id": database_id, "resource_id": resource_id})
+    assert decoded["data"]["after"]["task_id"] == as_json["after"]["task_id"]
+    [email_xml] = [entry for entry in decoded["data"]["channels"] if entry["channel"] == "email"]
+    assert int(email_xml["status"]["all"]["change"]) == email(as_json["channels"])["all"]["change"] == -1  # type: ignore[index]

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from tally.catalog.service import Page, database_require, require_linked, resource_require
 from tally.config import Settings
 from tally.counters import queries
+from tally.errors import NotFound
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,58 @@ async def history_list(
     before = await queries.history_before(conn, [row.id for row in page])
     entries = [_entry(row, before.get(row.id)) for row in page]
     return Page(entries, next_from_id=extra[0].id if extra else 0, total_count=total)
+
+
+@dataclass(frozen=True)
+class Point:
+    """One side of a diff: the refresh a task counted, or the last one counted by a time;
+    neither given, the default (the last refresh; for ``before``, the one before ``after``)."""
+
+    task_id: str | None = None
+    at: datetime | None = None
+
+    def describe(self) -> str:
+        if self.task_id is not None:
+            return f"by task {self.task_id}"
+        if self.at is not None:
+            return f"at or before {self.at.isoformat()}"
+        return ""
+
+
+async def history_diff(
+    conn: AsyncConnection, account_id: int, database_id: int, resource_id: int, before: Point, after: Point
+) -> tuple[HistoryEntry, HistoryEntry]:
+    """The two refreshes to compare; NotFound names the side that has none."""
+    await database_require(conn, account_id, database_id)
+    await resource_require(conn, account_id, resource_id)
+    await require_linked(conn, database_id, resource_id)
+    later = await queries.history_point(conn, database_id, resource_id, task_id=after.task_id, at=after.at)
+    if later is None:
+        raise NotFound(f"No refresh of database {database_id} and resource {resource_id} {after.describe()}".rstrip())
+    defaulted = before.task_id is None and before.at is None
+    earlier = await queries.history_point(
+        conn, database_id, resource_id, task_id=before.task_id, at=before.at, below=later.id if defaulted else None
+    )
+    if earlier is None:
+        side = before.describe() or "before the one compared with"
+        raise NotFound(f"No refresh of database {database_id} and resource {resource_id} {side}")
+    return _entry(earlier, None), _entry(later, None)
+
+
+def counter_diff(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per channel of ``after``, each counter's ``before``, ``after`` and ``change``."""
+    earlier = {entry["channel"]: entry["status"] for entry in before}
+    return [
+        {
+            "channel": entry["channel"],
+            "status": {
+                counter: {"before": old, "after": value, "change": value - old}
+                for counter, value in entry["status"].items()
+                for old in [int(earlier.get(entry["channel"], {}).get(counter, 0))]
+            },
+        }
+        for entry in after
+    ]
 
 
 def _entry(row: Row[Any], previous: Row[Any] | None) -> HistoryEntry:

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, delete, func, insert, literal, select, text, tuple_, update
@@ -126,6 +126,29 @@ async def history_before(conn: AsyncConnection, ids: list[int]) -> dict[int, Row
         return {}
     rows = {row.id: row for row in await conn.execute(select(counter_history).where(counter_history.c.id.in_(found)))}
     return {row_id: rows[previous] for row_id, previous in pairs.items() if previous in rows}
+
+
+# history_point -- the refresh of a (database, resource) that a task counted, or the last one
+# counted at or before `at` (to the millisecond, as `updated` shows it), or the last one
+# (before history id `below`, when given).
+async def history_point(
+    conn: AsyncConnection,
+    database_id: int,
+    resource_id: int,
+    *,
+    task_id: str | None = None,
+    at: datetime | None = None,
+    below: int | None = None,
+) -> Row[Any] | None:
+    history = counter_history.c
+    query = select(counter_history).where(history.database_id == database_id, history.resource_id == resource_id)
+    if task_id is not None:
+        query = query.where(history.task_id == task_id)
+    if at is not None:
+        query = query.where(history.updated_at < at + timedelta(milliseconds=1))
+    if below is not None:
+        query = query.where(history.id < below)
+    return (await conn.execute(query.order_by(history.id.desc()).limit(1))).first()
 
 
 # history_purge -- delete up to `batch` history rows counted before `before`; how many.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tally.capability import Capability
@@ -18,9 +18,10 @@ from tally.queue.queries import Task
 from tally.queue.registry import MaintenancePass
 from tally.store.engine import read_transaction, write_transaction
 from tally.store.types import utcnow
+from tally.timefmt import rfc3339_ms
 from tally.wire.listing import Listing
 from tally.wire.methods import Call, Method
-from tally.wire.params import Flag, Moment, NonNegativeInt, Order, Params, PositiveInt
+from tally.wire.params import Flag, Moment, NonNegativeInt, Order, Params, PositiveInt, Text
 
 
 class DatabaseCounters(Params):
@@ -125,6 +126,33 @@ def _history_element(resource_id: int, entry: history.HistoryEntry) -> dict[str,
     return element
 
 
+class CountersDiff(DatabaseCounters):
+    before_task_id: Text | None = Field(None, description="(ext) The refresh this task counted")
+    before_time: Moment | None = Field(None, description="(ext) Else the last refresh counted by this RFC 3339 time")
+    after_task_id: Text | None = Field(None, description="(ext) The refresh this task counted")
+    after_time: Moment | None = Field(None, description="(ext) Else the last refresh counted by this RFC 3339 time")
+
+    @model_validator(mode="after")
+    def _one_way_per_side(self) -> CountersDiff:
+        for side in ("before", "after"):
+            if getattr(self, f"{side}_task_id") is not None and getattr(self, f"{side}_time") is not None:
+                raise ValueError(f"give {side}_task_id or {side}_time, not both")
+        return self
+
+
+async def counters_diff(call: Call, params: CountersDiff) -> dict[str, Any]:
+    before = history.Point(params.before_task_id, params.before_time)
+    after = history.Point(params.after_task_id, params.after_time)
+    async with read_transaction(call.runtime.engine) as conn:
+        earlier, later = await history.history_diff(conn, call.account_id, params.id, params.resource_id, before, after)
+    return {
+        "resource_id": params.resource_id,
+        "before": {"task_id": earlier.task_id, "updated": rfc3339_ms(earlier.updated_at)},
+        "after": {"task_id": later.task_id, "updated": rfc3339_ms(later.updated_at)},
+        "channels": history.counter_diff(earlier.channels, later.channels),
+    }
+
+
 async def _present(conn: AsyncConnection, task: Task) -> Any:
     return await refresh.present_result(conn, task.params["database_id"], task.result)
 
@@ -134,6 +162,12 @@ RECONCILE_KIND = TaskKind(reconcile.KIND, reconcile.run_reconcile)
 
 _EMAIL = refresh.channel_counters("email", None, 1336)
 _TASK = {"task_id": "6908adeb-346e-4f5e-9f68-df062bf795cf"}
+_DIFF = {
+    "resource_id": 24,
+    "before": {"task_id": "0f1e2d3c-4b5a-4968-8776-655443322110", "updated": "2026-12-02T10:00:00.004Z"},
+    "after": {"task_id": "6908adeb-346e-4f5e-9f68-df062bf795cf", "updated": "2026-12-03T10:00:00.004Z"},
+    "channels": [{"channel": "email", "status": {"subscribed": {"before": 915, "after": 925, "change": 10}}}],
+}
 _HISTORY = {
     "channels": [_EMAIL],
     "in_progress": False,
@@ -167,6 +201,12 @@ METHODS = [
            "and counter, the difference from the refresh before it. Kept TALLY_HISTORY_DAYS days.",
            example={"id": 5, "resource_id": 24, "from": "2026-12-01T00:00:00Z", "limit": 10},
            response_example=Listing([_HISTORY], next_from_id=0, total_count=1)),
+    Method("databases/counters_diff", CountersDiff, counters_diff,
+           "(ext) Two refreshes of a database and resource side by side: each counter before, after, change",
+           description="Each side is the refresh a task counted (before_task_id, after_task_id) or the "
+           "last one counted by a time (before_time, after_time). By default after is the last refresh "
+           "and before the one before it.",
+           example={"id": 5, "resource_id": 24}, response_example=_DIFF),
 ]  # fmt: skip
 
 
