@@ -23,6 +23,7 @@ from tally.feedback import routes as feedback
 from tally.profiles import routes as profiles
 from tally.queue.worker import Worker
 from tally.runtime import Runtime
+from tally.schedules import routes as schedules
 from tally.store.engine import create_engine, read_transaction
 from tally.store.migrate import is_current
 from tally.tasks import routes as tasks
@@ -36,6 +37,7 @@ CAPABILITIES: list[Capability] = [
     catalog.CAPABILITY,
     profiles.CAPABILITY,
     counters.CAPABILITY,
+    schedules.CAPABILITY,
     tasks.CAPABILITY,
     feedback.CAPABILITY,
 ]

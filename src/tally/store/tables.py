@@ -245,6 +245,28 @@ counter_history = Table(
     Index("ix_counter_history_updated_at", "updated_at"),
 )
 
+# A refresh of a (database, resource) on a cron schedule of its own (schedules/).
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("account_id", BigInteger, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("database_id", BigInteger, ForeignKey("databases.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("resource_id", BigInteger, ForeignKey("resources.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("cron", String(200), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("feedback_url", Text, nullable=True),
+    Column("feedback_type", String(8), nullable=True),
+    Column("paused", Boolean, nullable=False),
+    # The next due time; every due run moves it past the present (missed times run once).
+    Column("next_due_at", UTCDateTime(), nullable=False),
+    Column("last_run_at", UTCDateTime(), nullable=True),
+    Column("last_task_id", String(36), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index("ix_schedules_due", "paused", "next_due_at"),
+)
+
 tasks = Table(
     "tasks",
     metadata,
