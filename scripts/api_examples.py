@@ -215,6 +215,20 @@ async def main() -> None:
             "counted it (`before_task_id`, `after_task_id`) or by a time (`before_time`, "
             "`after_time`: the last refresh counted by then).\n\n",
         )
+        schedule = await call(
+            "Refresh on a schedule of its own: a cron in a time zone (ext)",
+            "schedules/add",
+            {"db_id": database_id, "resource_id": resource_id, "cron": "0 6 * * 1-5", "timezone": "Europe/Berlin"},
+            "Each due time queues one `refresh_counters` task, however many processes run (the workers' "
+            "maintenance queues it within a third of `TALLY_LEASE_SECONDS`); a refresh of the pair "
+            "already queued or running is joined; after downtime the missed times run once. "
+            "`schedules/list`, `schedules/get` and `schedules/delete` take what their names say.\n\n",
+        )
+        await call(
+            "Pause a schedule (and resume it with false: from its next due time on)",
+            "schedules/update",
+            {"id": schedule["id"], "paused": True},
+        )
         await call(
             "Delete a database with its profiles, subscriptions and counters (ext)",
             "databases/delete",
