@@ -477,7 +477,7 @@ async def test_recording_an_outcome_claims_the_next_task_in_the_same_transaction
 
 
 async def test_the_worker_runs_a_backlog_with_one_claim_and_looks_no_more_once_it_is_empty(
-    engine: AsyncEngine, settings: Settings, account_id: int, monkeypatch: pytest.MonkeyPatch
+    engine: AsyncEngine, settings: Settings, account_id: int, monkeypatch: pytest.MonkeyPatch, backend: str
 ) -> None:
     """Each task after the first is claimed by the transaction that completed the one before,
     and when that claim finds nothing, the worker waits for a wake-up instead of claiming
@@ -507,4 +507,6 @@ async def test_the_worker_runs_a_backlog_with_one_claim_and_looks_no_more_once_i
     stop.set()
     await running
     assert await statuses() == ["completed"] * 5
-    assert claims == 1
+    # On PostgreSQL the listener's first connection wakes the worker once more (for what was
+    # queued before it listened): one more claim, whenever it comes.
+    assert claims == 1 if backend == "sqlite" else claims in (1, 2)

@@ -198,3 +198,45 @@ def test_the_cron_is_read_in_the_schedules_time_zone_across_daylight_saving() ->
     ]
     autumn = next_dues("30 2 * * *", "Europe/Berlin", datetime(2026, 10, 24, 12, tzinfo=UTC), 2)
     assert autumn == [datetime(2026, 10, 25, 0, 30, tzinfo=UTC), datetime(2026, 10, 26, 1, 30, tzinfo=UTC)]
+
+
+async def test_list_update_and_delete_in_xml(api: Api) -> None:
+    database_id, resource_id = await api.setup_catalog()
+    added = await api.ok("schedules/add", {"db_id": database_id, "resource_id": resource_id, "cron": "0 6 * * *"})
+
+    async def xml(method: str, inner: str) -> Any:
+        body = f"<xml><token>{api.token}</token><format>xml</format>{inner}</xml>"
+        return envelope(await post_raw(api.client, method, body, "application/xml"))
+
+    listed = await xml("schedules/list", "<limit>10</limit>")
+    # One <data> element per schedule; a generic parse cannot tell one from a list of one.
+    assert listed["data"]["id"] == str(added["id"]) and listed["total_count"] == "1"
+    feedback = "<feedback><type>XML</type><url>https://hooks.example.org/t</url></feedback>"
+    updated = (await xml("schedules/update", f"<id>{added['id']}</id><paused>true</paused>{feedback}"))["data"]
+    assert (updated["paused"], updated["feedback"]["type"], updated["next_run"]) == ("true", "XML", "")
+    assert (await xml("schedules/delete", f"<id>{added['id']}</id>"))["error"] == 0
+    assert (await api.call("schedules/get", {"id": added["id"]}))["error"] == 404
+
+
+async def test_a_due_run_carries_the_schedules_feedback(
+    api_no_worker: Api, engine: AsyncEngine, settings: Settings
+) -> None:
+    api = api_no_worker
+    database_id, resource_id = await api.setup_catalog()
+    async with write_transaction(engine) as conn:
+        await service.schedule_add(
+            conn,
+            api.account_id,
+            database_id,
+            resource_id,
+            cron="0 * * * *",
+            timezone="UTC",
+            feedback=service.ScheduleFeedback("https://hooks.example.org/t", "JSON"),
+            now=T0,
+        )
+    await _pass(engine, settings, T0 + timedelta(hours=1))
+    [run] = await _refresh_tasks(engine)
+    status = await api.ok("tasks/status", {"task_id": run.id})
+    assert [(d["url"], d["type"], d["status"]) for d in status["feedback"]] == [
+        ("https://hooks.example.org/t", "JSON", "pending")
+    ]

@@ -21,6 +21,7 @@ from tally.cli.common import (
 )
 from tally.cli.demo import demo
 from tally.cli.imports import import_command
+from tally.cli.schedules import schedule
 from tally.config import DEFAULT_WORKER_CONCURRENCY
 from tally.errors import NotFound
 from tally.feedback.service import secret_create
@@ -235,3 +236,4 @@ def secret_rotate_command(account: str, database_url: str | None) -> None:
 
 cli.add_command(demo)
 cli.add_command(import_command)
+cli.add_command(schedule)
