@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi_offline import FastAPIOffline
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.responses import JSONResponse
 
@@ -79,7 +80,9 @@ def create_app(settings: Settings, *, embedded_worker: bool = True) -> FastAPI:
                 await worker_task
             await engine.dispose()
 
-    app = FastAPI(title="Tally", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    # /docs and /redoc from files shipped in fastapi-offline, not from a CDN: on a box with
+    # no way out (an air-gapped network) they would otherwise be blank pages.
+    app = FastAPIOffline(title="Tally", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     mount_api(app, METHODS, token_authenticate, max_body_bytes=settings.max_body_bytes)
 
     @app.get("/healthz", include_in_schema=False)
