@@ -6,8 +6,10 @@ import re
 from typing import Any
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.helpers import Api
+from tally.config import Settings
+from tests.helpers import Api, make_app
 from tests.wire.support import UUID4, assert_error, assert_listing, assert_ok, post_json, post_xml
 
 # (value sent, how the error text shows it): every one is refused for a positive id.
@@ -86,17 +88,21 @@ async def test_params_integer_spellings_are_accepted(api: Api) -> None:
         assert_error(await api.raw("databases/get", {"id": value}), 404, "Database not found: 5")
 
 
-async def test_params_digit_strings_start_a_refresh(api: Api) -> None:
-    database_id, resource_id = await api.setup_catalog()
-    data = assert_ok(
-        await api.raw("databases/refresh_counters", {"id": str(database_id), "resource_id": str(resource_id)})
-    )
-    assert set(data) == {"task_id"}
-    assert data["task_id"]
-    again = assert_ok(
-        await api.raw("resources/refresh_counters", {"id": str(resource_id), "list_id": str(database_id)})
-    )
-    assert again == data  # the same pair, still queued or running: the same task
+async def test_params_digit_strings_start_a_refresh(engine: AsyncEngine, settings: Settings) -> None:
+    # No worker: the first task stays queued, so the second call must find it (a worker
+    # finishes a refresh of an empty database before the second request comes).
+    async with make_app(settings, embedded_worker=False) as client:
+        api = await Api.for_new_account(client, engine)
+        database_id, resource_id = await api.setup_catalog()
+        data = assert_ok(
+            await api.raw("databases/refresh_counters", {"id": str(database_id), "resource_id": str(resource_id)})
+        )
+        assert set(data) == {"task_id"}
+        assert data["task_id"]
+        again = assert_ok(
+            await api.raw("resources/refresh_counters", {"id": str(resource_id), "list_id": str(database_id)})
+        )
+        assert again == data  # the same pair, still queued: the same task
 
 
 async def test_params_xml_integer_text_is_accepted(api: Api) -> None:

@@ -16,7 +16,7 @@ from tally.queue.registry import MaintenancePass
 from tally.store.engine import read_transaction, write_transaction
 from tally.wire.listing import Listing
 from tally.wire.methods import Call, Method
-from tally.wire.params import NonNegativeInt, Params, PositiveInt, Text, XmlList
+from tally.wire.params import NonNegativeInt, Params, PositiveInt, Text, XmlList, page_limit
 
 DEFAULT_PAGE_LIMIT = 1000
 MAX_PAGE_LIMIT = 10_000
@@ -55,14 +55,9 @@ class ById(Params):
 
 class ListPage(Params):
     from_id: NonNegativeInt = Field(1, description="First id of the page")
-    limit: NonNegativeInt = Field(DEFAULT_PAGE_LIMIT, description="Items per page (at most 10000)")
-
-    @field_validator("limit")
-    @classmethod
-    def _limit(cls, value: int) -> int:
-        if not 1 <= value <= MAX_PAGE_LIMIT:
-            raise ValueError(f"must be from 1 to {MAX_PAGE_LIMIT}")
-        return value
+    limit: Annotated[NonNegativeInt, page_limit(MAX_PAGE_LIMIT)] = Field(
+        DEFAULT_PAGE_LIMIT, description=f"Items per page (at most {MAX_PAGE_LIMIT})"
+    )
 
 
 class DatabaseUpdate(Params):

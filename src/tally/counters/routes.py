@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tally.capability import Capability
@@ -21,7 +21,7 @@ from tally.store.types import utcnow
 from tally.timefmt import rfc3339_ms
 from tally.wire.listing import Listing
 from tally.wire.methods import Call, Method
-from tally.wire.params import Flag, Moment, NonNegativeInt, Order, Params, PositiveInt, Text
+from tally.wire.params import Flag, Moment, NonNegativeInt, Order, Params, PositiveInt, Text, page_limit
 
 
 class DatabaseCounters(Params):
@@ -80,17 +80,10 @@ class CountersHistory(DatabaseCounters):
     since: Moment | None = Field(None, alias="from", description="(ext) Counted at or after this RFC 3339 time")
     until: Moment | None = Field(None, alias="to", description="(ext) Counted before this RFC 3339 time")
     from_id: NonNegativeInt = Field(0, description="First history id of the page (0: from the start of the order)")
-    limit: NonNegativeInt = Field(
+    limit: Annotated[NonNegativeInt, page_limit(MAX_HISTORY_PAGE_LIMIT)] = Field(
         HISTORY_PAGE_LIMIT, description=f"Entries per page (at most {MAX_HISTORY_PAGE_LIMIT})"
     )
     order: Order = Field("desc", description="desc: newest first; asc: oldest first")
-
-    @field_validator("limit")
-    @classmethod
-    def _limit(cls, value: int) -> int:
-        if not 1 <= value <= MAX_HISTORY_PAGE_LIMIT:
-            raise ValueError(f"must be from 1 to {MAX_HISTORY_PAGE_LIMIT}")
-        return value
 
 
 async def counters_history(call: Call, params: CountersHistory) -> Listing:

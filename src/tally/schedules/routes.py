@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, field_validator
 
@@ -16,7 +16,7 @@ from tally.store.types import utcnow
 from tally.timefmt import rfc3339_ms
 from tally.wire.listing import Listing
 from tally.wire.methods import Call, Method
-from tally.wire.params import Flag, NonNegativeInt, Params, PositiveInt, Text
+from tally.wire.params import Flag, NonNegativeInt, Params, PositiveInt, Text, page_limit
 
 MAX_SCHEDULE_PAGE = 1000
 #: Due times shown ahead in a schedule's answer.
@@ -73,14 +73,9 @@ class ScheduleUpdate(ScheduleRef):
 
 class ScheduleList(Params):
     from_id: NonNegativeInt = Field(1, description="First id of the page")
-    limit: NonNegativeInt = Field(100, description=f"Schedules per page (at most {MAX_SCHEDULE_PAGE})")
-
-    @field_validator("limit")
-    @classmethod
-    def _limit(cls, value: int) -> int:
-        if not 1 <= value <= MAX_SCHEDULE_PAGE:
-            raise ValueError(f"must be from 1 to {MAX_SCHEDULE_PAGE}")
-        return value
+    limit: Annotated[NonNegativeInt, page_limit(MAX_SCHEDULE_PAGE)] = Field(
+        100, description=f"Schedules per page (at most {MAX_SCHEDULE_PAGE})"
+    )
 
 
 def _feedback(given: Feedback | None) -> service.ScheduleFeedback | None:

@@ -136,6 +136,17 @@ def _limited(value: str, limit: int) -> str:
     return value
 
 
+def _within_page(value: int, maximum: int) -> int:
+    if not 1 <= value <= maximum:
+        raise invalid(f"must be from 1 to {maximum}")
+    return value
+
+
+def page_limit(maximum: int) -> AfterValidator:
+    """Items per page, 1 to ``maximum``: ``Annotated[NonNegativeInt, page_limit(1000)]``."""
+    return AfterValidator(lambda value: _within_page(value, maximum))
+
+
 def max_length(limit: int) -> AfterValidator:
     """A length limit for ``Text``: ``Annotated[Text, max_length(320)]``."""
     return AfterValidator(lambda value: _limited(value, limit))
