@@ -158,6 +158,19 @@ async def require_linked(conn: AsyncConnection, database_id: int, resource_id: i
         raise BadRequest(f"Invalid parameter: resource {resource_id} is not linked to database {database_id}")
 
 
+async def pair_require(
+    conn: AsyncConnection, account_id: int, database_id: int, resource_id: int, *, lock: Lock | None = None
+) -> tuple[Database, Resource]:
+    """The account's database and resource, linked: 404 for either missing, 400 unlinked.
+
+    ``lock`` is taken on the database (``Lock.PIN`` for a write that depends on it).
+    """
+    database = await database_require(conn, account_id, database_id, lock=lock)
+    resource = await resource_require(conn, account_id, resource_id)
+    await require_linked(conn, database_id, resource_id)
+    return database, resource
+
+
 # --- changes and deletes (ext) ---------------------------------------------------------
 #
 # Lock order on PostgreSQL: databases (in id order), then the resource. Writers that depend

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tally.catalog.service import Page, database_require, require_linked, resource_require
+from tally.catalog.service import Page, pair_require
 from tally.config import Settings
 from tally.counters import queries
 from tally.errors import NotFound
@@ -48,9 +48,7 @@ async def history_list(
     newest_first: bool,
 ) -> Page[HistoryEntry]:
     """A page of the pair's refreshes counted in [since, until), newest first or oldest first."""
-    await database_require(conn, account_id, database_id)
-    await resource_require(conn, account_id, resource_id)
-    await require_linked(conn, database_id, resource_id)
+    await pair_require(conn, account_id, database_id, resource_id)
     rows, total = await queries.history_page(
         conn,
         database_id,
@@ -87,9 +85,7 @@ async def history_diff(
     conn: AsyncConnection, account_id: int, database_id: int, resource_id: int, before: Point, after: Point
 ) -> tuple[HistoryEntry, HistoryEntry]:
     """The two refreshes to compare; NotFound names the side that has none."""
-    await database_require(conn, account_id, database_id)
-    await resource_require(conn, account_id, resource_id)
-    await require_linked(conn, database_id, resource_id)
+    await pair_require(conn, account_id, database_id, resource_id)
     later = await queries.history_point(conn, database_id, resource_id, task_id=after.task_id, at=after.at)
     if later is None:
         raise NotFound(f"No refresh of database {database_id} and resource {resource_id} {after.describe()}".rstrip())
@@ -134,16 +130,12 @@ def _entry(row: Row[Any], previous: Row[Any] | None) -> HistoryEntry:
 
 def channel_changes(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per channel of ``after``, each counter's difference from ``before`` (0 where it had none)."""
-    earlier = {entry["channel"]: entry["status"] for entry in before}
     return [
         {
             "channel": entry["channel"],
-            "status": {
-                counter: value - int(earlier.get(entry["channel"], {}).get(counter, 0))
-                for counter, value in entry["status"].items()
-            },
+            "status": {counter: sides["change"] for counter, sides in entry["status"].items()},
         }
-        for entry in after
+        for entry in counter_diff(before, after)
     ]
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tally.catalog.channels import CHANNEL_CODES
 from tally.catalog.queries import Lock
-from tally.catalog.service import database_require, require_linked, resource_require
+from tally.catalog.service import database_require, pair_require, resource_require
 from tally.counters import queries
 from tally.counters.count import Tally, count_chunk, maintained_tally, plan_chunks
 from tally.counters.queries import CounterSet
@@ -47,9 +47,7 @@ async def refresh_start(
     lock it for a change before they look for its tasks, so they either see this one or
     have committed before it looks (and it finds no database).
     """
-    await database_require(conn, account_id, database_id, lock=Lock.PIN)
-    await resource_require(conn, account_id, resource_id)
-    await require_linked(conn, database_id, resource_id)
+    await pair_require(conn, account_id, database_id, resource_id, lock=Lock.PIN)
     task_id, _ = await task_insert(
         conn,
         account_id=account_id,
@@ -207,9 +205,7 @@ async def counters_get(
     conn: AsyncConnection, account_id: int, database_id: int, resource_id: int
 ) -> list[dict[str, Any]]:
     """The channels of the last finished refresh; all zeros if there was none."""
-    await database_require(conn, account_id, database_id)
-    resource = await resource_require(conn, account_id, resource_id)
-    await require_linked(conn, database_id, resource_id)
+    _, resource = await pair_require(conn, account_id, database_id, resource_id)
     channels = await queries.counter_set_channels(conn, database_id, resource_id)
     if channels is None:
         return [channel_counters(channel, None, 0) for channel in sorted(resource.channels)]

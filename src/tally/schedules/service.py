@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tally.catalog.service import Page, database_require, require_linked, resource_require
+from tally.catalog.service import Page, pair_require
 from tally.config import Settings
 from tally.counters.refresh import refresh_start
 from tally.errors import NotFound, TallyError
@@ -88,9 +88,7 @@ async def schedule_add(
     now: datetime,
 ) -> Schedule:
     """A new schedule of the pair (404 for a database or resource not the account's)."""
-    await database_require(conn, account_id, database_id)
-    await resource_require(conn, account_id, resource_id)
-    await require_linked(conn, database_id, resource_id)
+    await pair_require(conn, account_id, database_id, resource_id)
     schedule_id = await queries.schedule_insert(
         conn,
         {
