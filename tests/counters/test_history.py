@@ -142,6 +142,8 @@ async def test_history_refuses_bad_parameters_naming_them(api: Api) -> None:
         (pair | {"limit": 0}, "limit"),
         (pair | {"limit": 1001}, "limit"),
         (pair | {"from_id": -1}, "from_id"),
+        (pair | {"from": "9999-12-31T23:59:59-05:00"}, "from"),  # past the calendar's end in UTC
+        (pair | {"to": "0001-01-01T00:00:00+05:00"}, "to"),
     ):
         refused = await api.call("databases/counters_history", body)
         assert refused["error"] == 400, refused
@@ -234,8 +236,10 @@ async def test_diff_without_two_refreshes_or_with_bad_points_says_why(api: Api, 
         "databases/counters_diff", pair | {"before_task_id": "x", "before_time": "2026-12-03T10:00:00Z"}
     )
     assert both["error"] == 400 and "before_task_id or before_time" in both["error_text"], both
-    bad_time = await api.call("databases/counters_diff", pair | {"after_time": "noon"})
-    assert bad_time["error"] == 400 and bad_time["error_text"].startswith("Invalid parameter: after_time "), bad_time
+    for time in ("noon", "9999-12-31T23:59:59.9999Z"):
+        bad_time = await api.call("databases/counters_diff", pair | {"after_time": time})
+        assert bad_time["error"] == 400, bad_time
+        assert bad_time["error_text"].startswith("Invalid parameter: after_time "), bad_time
     other = await Api.for_new_account(api.client, engine)
     assert (await other.call("databases/counters_diff", pair))["error"] == 404
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
 from pydantic import (
@@ -109,6 +109,7 @@ def _flag(value: object) -> bool:
     raise invalid("must be true or false")
 
 
+_DAY = timedelta(days=1)
 _RFC3339 = re.compile(r"(\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
 
 
@@ -118,9 +119,16 @@ def _moment(value: object) -> datetime:
         date_time, fraction, offset = match.group(1).upper(), match.group(2) or ".", match.group(3)
         microseconds = (fraction[1:] + "000000")[:6]  # nanoseconds are cut, not rounded
         try:
-            return datetime.fromisoformat(f"{date_time}.{microseconds}{'+00:00' if offset in 'Zz' else offset}")
+            moment = datetime.fromisoformat(f"{date_time}.{microseconds}{'+00:00' if offset in 'Zz' else offset}")
+            # In UTC, and a day away from the ends of the calendar, so that comparing it or
+            # moving it a little (a millisecond, a time zone) cannot overflow.
+            utc = moment.astimezone(UTC)
+            _ = (utc - _DAY, utc + _DAY)
+            return utc
         except ValueError:
             pass  # a month 13, a 25th hour
+        except OverflowError:
+            raise invalid("must be a time between the years 1 and 9999") from None
     raise invalid("must be an RFC 3339 time with its offset, such as 2026-12-03T10:00:00Z")
 
 
