@@ -16,10 +16,11 @@ from starlette.responses import JSONResponse
 
 from tally import __version__
 from tally.accounts.service import token_authenticate
-from tally.capability import Capability, methods_of, registry_of
+from tally.capability import Capability, methods_of, pages_of, registry_of
 from tally.catalog import routes as catalog
 from tally.config import Settings
 from tally.counters import routes as counters
+from tally.dashboard import routes as dashboard
 from tally.feedback import routes as feedback
 from tally.profiles import routes as profiles
 from tally.queue.worker import Worker
@@ -41,6 +42,7 @@ CAPABILITIES: list[Capability] = [
     schedules.CAPABILITY,
     tasks.CAPABILITY,
     feedback.CAPABILITY,
+    dashboard.CAPABILITY,
 ]
 METHODS = methods_of(CAPABILITIES)
 REGISTRY = registry_of(CAPABILITIES)
@@ -84,6 +86,7 @@ def create_app(settings: Settings, *, embedded_worker: bool = True) -> FastAPI:
     # no way out (an air-gapped network) they would otherwise be blank pages.
     app = FastAPIOffline(title="Tally", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     mount_api(app, METHODS, token_authenticate, max_body_bytes=settings.max_body_bytes)
+    app.router.routes.extend(pages_of(CAPABILITIES))
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -1,14 +1,17 @@
 """What a capability contributes to the application, declared in one object.
 
 Each capability (catalog, profiles, counters, tasks, feedback, ...) ends its ``routes.py``
-with a ``CAPABILITY``; app.py lists them once. The API takes every method, and the queue
-a Registry of every task kind, end-of-task hook, tasks/status section and maintenance pass.
+with a ``CAPABILITY``; app.py lists them once. The API takes every method, the application
+every page route (the dashboard's), and the queue a Registry of every task kind,
+end-of-task hook, tasks/status section and maintenance pass.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+from starlette.routing import BaseRoute
 
 from tally.queue.execution import TaskKind
 from tally.queue.registry import EndHook, MaintenancePass, Registry, StatusSection
@@ -25,10 +28,16 @@ class Capability:
     #: Add keys to tasks/status.
     status_sections: Sequence[StatusSection] = ()
     maintenance: Sequence[MaintenancePass] = ()
+    #: Routes outside the API (web pages and their static files), mounted as they are.
+    pages: Sequence[BaseRoute] = ()
 
 
 def methods_of(capabilities: Iterable[Capability]) -> list[Method]:
     return [method for capability in capabilities for method in capability.methods]
+
+
+def pages_of(capabilities: Iterable[Capability]) -> list[BaseRoute]:
+    return [route for capability in capabilities for route in capability.pages]
 
 
 def registry_of(capabilities: Iterable[Capability]) -> Registry:

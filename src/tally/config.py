@@ -28,6 +28,7 @@ DEFAULT_SECRET_GRACE_HOURS = 24.0
 DEFAULT_RECONCILE_HOURS = 24.0
 DEFAULT_COUNT_CONNECTIONS = 2
 DEFAULT_HISTORY_DAYS = 400.0
+DEFAULT_DASHBOARD_SESSION_HOURS = 12.0
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -69,6 +70,8 @@ class Settings:
     secret_grace_hours: float = DEFAULT_SECRET_GRACE_HOURS
     #: Hours between two recounts of a (database, resource) that check its maintained counts; 0: never.
     reconcile_hours: float = DEFAULT_RECONCILE_HOURS
+    #: How long a dashboard sign-in lasts; signing in again starts a new one.
+    dashboard_session_hours: float = DEFAULT_DASHBOARD_SESSION_HOURS
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -152,6 +155,7 @@ SETTINGS: tuple[Variable, ...] = (
     Variable("feedback_timeout", "TALLY_FEEDBACK_TIMEOUT", "number", Bounds(0.1, 300, "seconds")),
     Variable("secret_grace_hours", "TALLY_SECRET_GRACE_HOURS", "number", Bounds(0, 8760, "hours")),
     Variable("reconcile_hours", "TALLY_RECONCILE_HOURS", "number", Bounds(0, 8760, "hours")),
+    Variable("dashboard_session_hours", "TALLY_DASHBOARD_SESSION_HOURS", "number", Bounds(0.01, 8760, "hours")),
 )
 
 

@@ -301,6 +301,21 @@ tasks = Table(
     Index("ix_tasks_status_scheduled_at", "status", "scheduled_at"),
     Index("ix_tasks_finished_at", "finished_at"),
     Index("ix_tasks_parent_id", "parent_id"),
+    Index("ix_tasks_account_created", "account_id", "created_at"),
+)
+
+# Who is signed in to the dashboard: a session per cookie, stored by the cookie's hash and
+# ended with its token (dashboard/sessions.py).
+dashboard_sessions = Table(
+    "dashboard_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("token_id", BigInteger, ForeignKey("api_tokens.id", ondelete="CASCADE"), nullable=False),
+    Column("account_id", BigInteger, nullable=False),
+    # Sent back with every form the session posts (dashboard/guard.py).
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False, index=True),
 )
 
 signing_secrets = Table(
