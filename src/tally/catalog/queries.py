@@ -48,13 +48,13 @@ def _locked(query: Select[Any], lock: Lock | None, table: Table) -> Select[Any]:
 
 #: A database's live profiles: the folded count plus the deltas not folded yet. One
 #: statement, so that it reads one snapshot even at READ COMMITTED.
-_PROFILES_COUNT = (
+PROFILES_COUNT = (
     databases.c.live_profiles
     + select(func.coalesce(func.sum(profile_count_deltas.c.delta), 0))
     .where(profile_count_deltas.c.database_id == databases.c.id)
     .scalar_subquery()
 ).label("profiles_count")
-_DATABASE: Select[Any] = select(databases.c.id, databases.c.name, databases.c.description, _PROFILES_COUNT)
+_DATABASE: Select[Any] = select(databases.c.id, databases.c.name, databases.c.description, PROFILES_COUNT)
 
 
 # database_insert -- a new database of an account; its id.

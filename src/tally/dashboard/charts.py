@@ -9,6 +9,7 @@ as an SVG ``<desc>``, and the page gives the same numbers as a table beside the 
 from __future__ import annotations
 
 import re
+import sys
 from datetime import datetime
 
 import pygal
@@ -16,6 +17,11 @@ from markupsafe import Markup
 from pygal.style import Style
 
 from tally.dashboard.views import Series, channel_label
+
+# pygal adds a finder to sys.meta_path at import, for map plugins Tally does not use. It has
+# no find_spec, so on Python 3.11 every import that fails anywhere in the process warns
+# (ImportWarning) on its way through it: take it out again.
+sys.meta_path[:] = [finder for finder in sys.meta_path if type(finder).__module__ != "pygal"]
 
 #: Dark text on white and two lines told apart by more than colour (one is dashed); the
 #: colours meet WCAG's 3:1 for graphics against white.

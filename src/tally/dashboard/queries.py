@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Row, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from tally.catalog.queries import PROFILES_COUNT
 from tally.store.tables import (
     accounts,
     api_tokens,
@@ -84,7 +85,7 @@ async def pairs_with_counts(conn: AsyncConnection, account_id: int) -> list[Row[
             select(
                 databases.c.id.label("database_id"),
                 databases.c.name.label("database_name"),
-                databases.c.live_profiles,
+                PROFILES_COUNT,
                 resources.c.id.label("resource_id"),
                 resources.c.name.label("resource_name"),
                 counter_sets.c.channels,

@@ -120,7 +120,7 @@ async def home(conn: AsyncConnection, account_id: int) -> list[PairSummary]:
         PairSummary(
             database_id=row.database_id,
             database_name=row.database_name,
-            profiles=row.live_profiles,
+            profiles=row.profiles_count,
             resource_id=row.resource_id,
             resource_name=row.resource_name,
             reach=[
