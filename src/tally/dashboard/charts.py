@@ -68,6 +68,9 @@ def history_chart(series: Series) -> Markup:
         dots_size=3,
         truncate_legend=-1,
         no_data_text="No refresh in this window",
+        # From zero: a count's axis that starts anywhere else makes small changes look large.
+        include_x_axis=True,
+        value_formatter=lambda value: f"{value:,.0f}",
         min_scale=2,
         max_scale=6,
     )
