@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 BENCH_IMPORT_ROWS ?= 1000000
 
-.PHONY: run test lint format bench docs clean
+.PHONY: run test lint format bench docs clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,8 +24,19 @@ run: $(STAMP)
 
 ## test: lint, type-check and run every test (PostgreSQL too when TALLY_TEST_POSTGRES_URL is set),
 ## two at a time (each pytest worker makes its own PostgreSQL database and SQLite files)
-test: $(STAMP) lint
+test: $(STAMP) lint browser
 	$(BIN)/pytest -q -n 2
+
+## browser: Debian's Chromium for the dashboard's browser tests, installed when missing and
+## apt-get can (as root); without it those tests are skipped and say why
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium for the dashboard's browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "no chromium: the dashboard's browser tests will be skipped (sudo apt-get install chromium)"; \
+	  fi; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts
