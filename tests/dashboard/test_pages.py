@@ -52,6 +52,16 @@ async def test_home_shows_each_pair_with_its_reach_after_a_refresh(api: Api) -> 
     # Email: two subscribed and sendable, none unconfirmed; sms: nobody.
     assert "Email 2 0" in home and "SMS 0 0" in home
     assert "Counted just now" in home
+    assert "Not linked yet" not in home
+
+
+async def test_home_lists_what_is_not_linked_yet(api: Api) -> None:
+    database_id = (await api.ok("databases/add", {"name": "Lonely list"}))["id"]
+    resource_id = (await api.ok("resources/add", {"name": "Lonely news", "channels": ["email"]}))["id"]
+    await sign_in(api)
+    home = _text((await api.client.get("/")).text)
+    assert f"Database {database_id}: Lonely list, with no resource" in home
+    assert f"Resource {resource_id}: Lonely news, in no database" in home
 
 
 async def test_the_pair_page_shows_the_ten_counters_bars_and_changes(api: Api) -> None:

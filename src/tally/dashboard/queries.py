@@ -105,6 +105,23 @@ async def pairs_with_counts(conn: AsyncConnection, account_id: int) -> list[Row[
     )
 
 
+async def unlinked(conn: AsyncConnection, account_id: int) -> tuple[list[Row[Any, Any]], list[Row[Any, Any]]]:
+    """The account's databases with no resource, and resources with no database."""
+    linked_databases = select(database_resources.c.database_id)
+    linked_resources = select(database_resources.c.resource_id)
+    lone_databases = await conn.execute(
+        select(databases.c.id, databases.c.name)
+        .where(databases.c.account_id == account_id, databases.c.id.not_in(linked_databases))
+        .order_by(databases.c.id)
+    )
+    lone_resources = await conn.execute(
+        select(resources.c.id, resources.c.name)
+        .where(resources.c.account_id == account_id, resources.c.id.not_in(linked_resources))
+        .order_by(resources.c.id)
+    )
+    return list(lone_databases), list(lone_resources)
+
+
 async def counted_at(conn: AsyncConnection, database_id: int, resource_id: int) -> Row[Any, Any, Any] | None:
     """When the pair's last refresh counted, how long it took, and when it finished."""
     query = select(counter_sets.c.count_started_at, counter_sets.c.count_duration_ns, counter_sets.c.updated_at).where(

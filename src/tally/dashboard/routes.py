@@ -86,8 +86,9 @@ async def logout(visit: Visit) -> Response:
 @signed_in
 async def home(visit: Visit) -> Response:
     async with read_transaction(visit.runtime.engine) as conn:
-        pairs = await views.home(conn, visit.session.account_id)
-    return visit.render("home.html", pairs=pairs, now=utcnow())
+        pairs = await views.pairs(conn, visit.session.account_id)
+        unlinked = await views.unlinked(conn, visit.session.account_id)
+    return visit.render("home.html", pairs=pairs, unlinked=unlinked, now=utcnow())
 
 
 def _path_ids(request: Request) -> tuple[int, int]:
@@ -204,7 +205,7 @@ async def _schedules_page(
 ) -> Response:
     async with read_transaction(visit.runtime.engine) as conn:
         page = await schedules.schedule_list(conn, visit.session.account_id, 0, SCHEDULES_SHOWN)
-        pairs = await views.home(conn, visit.session.account_id)
+        pairs = await views.pairs(conn, visit.session.account_id)
     now = utcnow()
     shown = [
         (schedule, describe_cron(schedule.cron), views.Moment(schedule.next_due_at), views.moment(schedule.last_run_at))

@@ -114,7 +114,26 @@ class PairSummary:
     counted: Moment | None
 
 
-async def home(conn: AsyncConnection, account_id: int) -> list[PairSummary]:
+@dataclass(frozen=True)
+class Named:
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class Unlinked:
+    """What the audience page lists apart: nothing to count until it is linked."""
+
+    databases: list[Named]
+    resources: list[Named]
+
+
+async def unlinked(conn: AsyncConnection, account_id: int) -> Unlinked:
+    databases, resources = await queries.unlinked(conn, account_id)
+    return Unlinked([Named(row.id, row.name) for row in databases], [Named(row.id, row.name) for row in resources])
+
+
+async def pairs(conn: AsyncConnection, account_id: int) -> list[PairSummary]:
     rows = await queries.pairs_with_counts(conn, account_id)
     return [
         PairSummary(
