@@ -66,6 +66,18 @@ async def test_the_sign_in_form_refuses_a_cross_site_post(api: Api, engine: Asyn
         assert await conn.scalar(select(func.count()).select_from(dashboard_sessions)) == 0
 
 
+async def test_a_form_with_neither_fetch_metadata_nor_origin_is_refused(api: Api, engine: AsyncEngine) -> None:
+    """Every browser sends one of them on a POST: a form without is not from Tally's page."""
+    database_id, resource_id = await api.setup_catalog()
+    browser = await sign_in(api)
+    response = await browser.client.post(
+        f"/databases/{database_id}/resources/{resource_id}/refresh", data={"csrf": browser.csrf}
+    )
+    assert response.status_code == 403
+    login = await api.client.post("/login", data={"token": api.token})
+    assert login.status_code == 403 and "set-cookie" not in login.headers
+
+
 async def test_a_form_from_the_same_host_without_fetch_metadata_is_taken(api: Api) -> None:
     """Older browsers send Origin alone: the host must be this one."""
     database_id, resource_id = await api.setup_catalog()

@@ -154,8 +154,12 @@ async def test_schedules_add_pause_resume_delete(api: Api) -> None:
     assert 'value="61 * * * *"' in bad.text  # what was typed stays in the form
     zone = await browser.post("/schedules", {"pair": pair, "cron": "0 6 * * 1-5", "timezone": "Mars/Olympus"})
     assert zone.status_code == 400 and "IANA time zone" in zone.text
-    no_pair = await browser.post("/schedules", {"pair": "x", "cron": "0 6 * * *", "timezone": "UTC"})
-    assert no_pair.status_code == 400 and "Choose a database and resource" in no_pair.text
+    for odd in ("x", "1:2:3", f"{2**63}:1", "0:1", ""):
+        no_pair = await browser.post("/schedules", {"pair": odd, "cron": "0 6 * * *", "timezone": "UTC"})
+        assert no_pair.status_code == 400 and "Choose a database and resource" in no_pair.text, odd
+    for fields in ({"pair": pair}, {"cron": "0 6 * * *", "timezone": "UTC"}, {}):
+        missing = await browser.post("/schedules", fields)
+        assert missing.status_code == 400, fields  # a field left out is an answer, not a 500
     added = await browser.post("/schedules", {"pair": pair, "cron": "0 6 * * 1-5", "timezone": "Europe/Berlin"})
     assert added.status_code == 303 and added.headers["location"] == "/schedules"
     listing = _text((await api.client.get("/schedules")).text)
@@ -181,9 +185,12 @@ async def test_the_cron_preview_says_it_in_words_and_lists_the_next_runs(api: Ap
     assert len(re.findall(r"\d{2}:30 E[SD]T", text)) == 5, text
     wrong = _text((await api.client.get("/schedules/preview", params={"cron": "every day"})).text)
     assert "Not a schedule Tally can run: must be a cron expression of 5 fields" in wrong
-    # With scripts off, the Preview button is a GET of the page with the form's fields.
-    page = _text((await api.client.get("/schedules", params={"cron": "*/15 * * * *", "timezone": "UTC"})).text)
-    assert "Every 15 minutes (UTC)" in page
+    # With scripts off, the Preview button posts the form, which shows it and adds nothing.
+    browser = await sign_in(api)
+    preview = await browser.post("/schedules", {"action": "preview", "cron": "*/15 * * * *", "timezone": "UTC"})
+    assert preview.status_code == 200 and "Every 15 minutes (UTC)" in _text(preview.text)
+    assert 'value="*/15 * * * *"' in preview.text
+    assert await api.ok("schedules/list", {}) == []
 
 
 async def test_another_accounts_ids_give_the_same_404_page_as_unknown_ones(api: Api, engine: AsyncEngine) -> None:
@@ -200,6 +207,11 @@ async def test_another_accounts_ids_give_the_same_404_page_as_unknown_ones(api: 
     browser = await sign_in(api)
     unknown = await api.client.get("/databases/999999/resources/999999")
     assert unknown.status_code == 404
+    for huge in (f"/databases/{2**63}/resources/1", f"/databases/1/resources/{10**30}"):
+        beyond = await api.client.get(huge)
+        assert beyond.status_code == 404 and beyond.text == unknown.text, huge
+    for huge in (f"/schedules/{2**63}/pause", f"/schedules/{10**30}/delete"):
+        assert (await browser.post(huge)).status_code == 404, huge
     foreign_gets = [
         f"/databases/{their_database}/resources/{their_resource}",
         f"/databases/{their_database}/resources/{their_resource}/counters",

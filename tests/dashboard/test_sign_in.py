@@ -113,6 +113,17 @@ async def test_an_expired_session_opens_nothing_and_is_purged(
         assert await conn.scalar(select(func.count()).select_from(dashboard_sessions)) == 0
 
 
+async def test_signing_in_again_ends_the_session_before(api: Api, engine: AsyncEngine) -> None:
+    await sign_in(api)
+    before = dict(api.client.cookies)
+    await sign_in(api)
+    async with read_transaction(engine) as conn:
+        assert await conn.scalar(select(func.count()).select_from(dashboard_sessions)) == 1
+    api.client.cookies.clear()
+    api.client.cookies.update(before)
+    assert (await api.client.get("/")).status_code == 303
+
+
 async def test_a_signed_in_browser_skips_the_sign_in_page(api: Api) -> None:
     await sign_in(api)
     response = await api.client.get("/login")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pygal
 from markupsafe import Markup
@@ -45,8 +45,16 @@ STYLE = Style(
 _SCRIPT = re.compile(r"<script\b.*?</script>", re.DOTALL)
 
 
-def _when(moment: datetime) -> str:
+#: Over a longer span the labels name the year, and no longer the time of day.
+LONG_SPAN = timedelta(days=60)
+
+
+def _short(moment: datetime) -> str:
     return moment.strftime("%d %b %H:%M")
+
+
+def _long(moment: datetime) -> str:
+    return moment.strftime("%d %b %Y")
 
 
 def history_chart(series: Series) -> Markup:
@@ -59,7 +67,7 @@ def history_chart(series: Series) -> Markup:
         width=640,
         height=300,
         title=f"{channel_label(series.channel)}: subscribed and sendable over time",
-        x_value_formatter=_when,
+        x_value_formatter=_long if series.times and series.times[-1] - series.times[0] > LONG_SPAN else _short,
         x_label_rotation=0,
         show_x_guides=False,
         show_y_guides=True,

@@ -3,7 +3,8 @@
 Two checks, either of which stops a cross-site request on its own:
 
 - the browser says where a POST comes from: ``Sec-Fetch-Site`` (every current browser), or
-  else ``Origin``; a POST from another site is refused before anything else is read;
+  else ``Origin``; a POST from another site, or with neither header, is refused before
+  anything else is read (the sign-in form, which has no session yet, relies on this);
 - every form of a signed-in page carries the session's CSRF token (a hidden field, or the
   ``X-CSRF-Token`` header htmx sends), compared in constant time.
 
@@ -39,7 +40,9 @@ def is_cross_site(request: Request) -> bool:
         return site not in ("same-origin", "none")
     origin = request.headers.get("origin")
     if origin is None:
-        return False  # not sent by a browser's form from another site: browsers send Origin on POST
+        # Every browser sends one of the two on a POST; a form that has neither is not
+        # known to come from Tally's own page (a login CSRF from an old browser, say).
+        return True
     # Host alone: behind a TLS-terminating proxy the scheme this process sees may differ.
     return origin == "null" or urlsplit(origin).netloc != request.headers.get("host", "")
 
@@ -47,7 +50,7 @@ def is_cross_site(request: Request) -> bool:
 async def read_form(request: Request) -> dict[str, str]:
     """The urlencoded fields of a POST (the last value of a repeated one), bounded in size."""
     if is_cross_site(request):
-        raise FormRefused(403, "This form was posted from another site, so Tally did not take it.")
+        raise FormRefused(403, "This form was posted from another site (or by no browser), so Tally did not take it.")
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in ("", "application/x-www-form-urlencoded"):
         raise FormRefused(415, "Forms are sent as application/x-www-form-urlencoded.")

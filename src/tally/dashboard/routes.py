@@ -25,7 +25,7 @@ from tally.dashboard.charts import history_chart
 from tally.dashboard.guard import FormRefused, read_form
 from tally.dashboard.pages import Handler, Visit, is_htmx, render, runtime_of, secured, signed_in
 from tally.dashboard.sessions import COOKIE, purge_sessions, session_close, session_find, session_open
-from tally.errors import Unauthorized
+from tally.errors import NotFound, Unauthorized
 from tally.queue.registry import MaintenancePass
 from tally.schedules import service as schedules
 from tally.schedules.cron import InvalidSchedule, check_cron, check_timezone, next_dues
@@ -53,10 +53,12 @@ async def login(request: Request) -> Response:
     try:
         form = await read_form(request)
         opened = await session_open(runtime.engine, form.get("token", ""), runtime.settings)
+        # A new sign-in replaces the browser's session: the old one ends now, not at expiry.
+        await session_close(runtime.engine, request.cookies.get(COOKIE))
     except FormRefused as refused:
         return render(request, "login.html", {"session": None, "error": refused.text}, refused.status)
     except Unauthorized:
-        error = "That token is unknown or revoked. Create one with: tally token create <account>"
+        error = "That token is unknown or revoked. Create one with: tally token create --account NAME"
         return render(request, "login.html", {"session": None, "error": error}, 401)
     log.info("dashboard sign-in: account %s", opened.session.account_name)
     response = RedirectResponse("/", status_code=303)
@@ -91,8 +93,19 @@ async def home(visit: Visit) -> Response:
     return visit.render("home.html", pairs=pairs, unlinked=unlinked, now=utcnow())
 
 
+def object_id(raw: object) -> int:
+    """A database, resource or schedule id: 1 to 2**63 - 1 (ValueError otherwise: no row has it)."""
+    number = int(str(raw))
+    if not 0 < number < 2**63:
+        raise ValueError(f"{raw!r} is no id")
+    return number
+
+
 def _path_ids(request: Request) -> tuple[int, int]:
-    return int(request.path_params["database_id"]), int(request.path_params["resource_id"])
+    try:
+        return object_id(request.path_params["database_id"]), object_id(request.path_params["resource_id"])
+    except ValueError:
+        raise NotFound() from None
 
 
 def _window(request: Request) -> str:
@@ -175,7 +188,7 @@ async def task_progress(visit: Visit) -> Response:
     """The progress part, polled by htmx; the end of the task tells the page to redraw."""
     async with read_transaction(visit.runtime.engine) as conn:
         task = await views.task(conn, visit.session.account_id, visit.request.path_params["task_id"])
-    response = visit.render("_progress.html", task=task)
+    response = visit.render("_progress.html", task=task, announce=True)
     if not task.is_active:
         response.headers["HX-Trigger"] = "tally-task-ended"
     return response
@@ -211,13 +224,7 @@ async def _schedules_page(
         (schedule, describe_cron(schedule.cron), views.Moment(schedule.next_due_at), views.moment(schedule.last_run_at))
         for schedule in page.items
     ]
-    # A GET with the form's fields is its Preview button, pressed with scripts off.
-    query = visit.request.query_params
-    form = form or {
-        "cron": query.get("cron", "0 6 * * *"),
-        "timezone": query.get("timezone", "UTC"),
-        "pair": query.get("pair", ""),
-    }
+    form = form or {"cron": "0 6 * * *", "timezone": "UTC", "pair": ""}
     return visit.render(
         "schedules.html",
         status,
@@ -246,10 +253,13 @@ async def schedule_preview(visit: Visit) -> Response:
 
 @signed_in
 async def schedule_add(visit: Visit) -> Response:
-    form = visit.form
+    """Add a schedule; or, for the Preview button (pressed with scripts off), show it first."""
+    form = {name: visit.form.get(name, "") for name in ("pair", "cron", "timezone")}
+    if visit.form.get("action") == "preview":
+        return await _schedules_page(visit, form=form)
     try:
-        database_id, resource_id = (int(part) for part in form.get("pair", "").split(":"))
-        cron, timezone = check_cron(form.get("cron", "")), check_timezone(form.get("timezone", "") or "UTC")
+        database_id, resource_id = (object_id(part) for part in form["pair"].split(":"))
+        cron, timezone = check_cron(form["cron"]), check_timezone(form["timezone"] or "UTC")
     except ValueError as invalid:
         field = "cron or time zone" if isinstance(invalid, InvalidSchedule) else "database and resource"
         error = f"The {field} {invalid}" if isinstance(invalid, InvalidSchedule) else "Choose a database and resource."
@@ -271,7 +281,10 @@ async def schedule_add(visit: Visit) -> Response:
 
 def _schedule_change(paused: bool | None) -> Handler:
     async def change(visit: Visit) -> Response:
-        schedule_id = int(visit.request.path_params["schedule_id"])
+        try:
+            schedule_id = object_id(visit.request.path_params["schedule_id"])
+        except ValueError:
+            raise NotFound() from None
         async with write_transaction(visit.runtime.engine) as conn:
             if paused is None:
                 await schedules.schedule_delete(conn, visit.session.account_id, schedule_id)

@@ -51,11 +51,13 @@ class Moment:
 
     @property
     def text(self) -> str:
-        return self.at.astimezone(UTC).strftime("%d %b %Y, %H:%M:%S UTC").lstrip("0")
+        at = self.at.astimezone(UTC)
+        return f"{at.day} {at:%b %Y, %H:%M:%S} UTC"
 
     def local(self, timezone: str) -> str:
         """In a time zone of the account's choosing, with its abbreviation (CET, EST...)."""
-        return self.at.astimezone(ZoneInfo(timezone)).strftime("%a %d %b %Y, %H:%M %Z").replace(" 0", " ", 1)
+        local = self.at.astimezone(ZoneInfo(timezone))
+        return f"{local:%a} {local.day} {local:%b %Y, %H:%M %Z}"
 
     def ago(self, now: datetime) -> str:
         seconds = int((now - self.at).total_seconds())
@@ -269,6 +271,8 @@ class Series:
     times: list[datetime]
     subscribed: list[int]
     subscribed_sendable: list[int]
+    #: Refreshes in the window; more than drawn when the window holds over MAX_POINTS.
+    total: int
 
 
 async def history_series(
@@ -303,6 +307,7 @@ async def history_series(
                 [at for at, _ in points],
                 [int(status["subscribed"]) for _, status in points],
                 [int(status["subscribed_sendable"]) for _, status in points],
+                page.total_count,
             )
         )
     return series
