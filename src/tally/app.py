@@ -85,7 +85,13 @@ def create_app(settings: Settings, *, embedded_worker: bool = True) -> FastAPI:
     # /docs and /redoc from files shipped in fastapi-offline, not from a CDN: on a box with
     # no way out (an air-gapped network) they would otherwise be blank pages.
     app = FastAPIOffline(title="Tally", version=__version__, description=DESCRIPTION, lifespan=lifespan)
-    mount_api(app, METHODS, token_authenticate, max_body_bytes=settings.max_body_bytes)
+    mount_api(
+        app,
+        METHODS,
+        token_authenticate,
+        max_body_bytes=settings.max_body_bytes,
+        body_timeout=settings.body_timeout,
+    )
     app.router.routes.extend(pages_of(CAPABILITIES))
 
     @app.get("/healthz", include_in_schema=False)

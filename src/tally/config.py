@@ -29,6 +29,9 @@ DEFAULT_RECONCILE_HOURS = 24.0
 DEFAULT_COUNT_CONNECTIONS = 2
 DEFAULT_HISTORY_DAYS = 400.0
 DEFAULT_DASHBOARD_SESSION_HOURS = 12.0
+DEFAULT_HEADER_TIMEOUT = 10.0
+DEFAULT_BODY_TIMEOUT = 30.0
+DEFAULT_MAX_CONNECTIONS = 1000
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -43,6 +46,12 @@ class Settings:
 
     database_url: str = DEFAULT_DATABASE_URL
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    #: Seconds a connection has to send a request's line and headers (tally serve).
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT
+    #: Seconds a request has to send its whole body, from its first read; then 408.
+    body_timeout: float = DEFAULT_BODY_TIMEOUT
+    #: Connections and requests at once per API process; past it, requests get 503 (tally serve).
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
     #: Rows per counting chunk (by the last refresh's counts): one query and one progress step.
     #: Small chunks cost start-up per query (1.3-1.8x at 50,000 on 10M profiles).
     count_chunk_size: int = DEFAULT_COUNT_CHUNK_SIZE
@@ -139,6 +148,9 @@ SECONDS_IN_A_DAY = 86400.0
 SETTINGS: tuple[Variable, ...] = (
     Variable("database_url", "TALLY_DATABASE_URL", "text"),
     Variable("max_body_bytes", "TALLY_MAX_BODY_BYTES", "number", Bounds(1024, 2**30, "bytes", integer=True)),
+    Variable("header_timeout", "TALLY_HEADER_TIMEOUT", "number", Bounds(0.1, 3600, "seconds")),
+    Variable("body_timeout", "TALLY_BODY_TIMEOUT", "number", Bounds(0.1, 3600, "seconds")),
+    Variable("max_connections", "TALLY_MAX_CONNECTIONS", "number", Bounds(1, 1_000_000, integer=True)),
     Variable("count_chunk_size", "TALLY_COUNT_CHUNK_SIZE", "number", Bounds(1, 10**9, "rows", integer=True)),
     Variable("count_connections", "TALLY_COUNT_CONNECTIONS", "number", Bounds(1, 16, "connections", integer=True)),
     Variable("lease_seconds", "TALLY_LEASE_SECONDS", "number", Bounds(1, SECONDS_IN_A_DAY, "seconds")),

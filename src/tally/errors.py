@@ -7,9 +7,10 @@
      ├── Unauthorized (401)        token missing, unknown or revoked
      ├── NotFound (404)            database, resource, profile, task or method
      ├── MethodNotAllowed (405)    an HTTP verb other than POST
+     ├── RequestTimeout (408)      the body did not arrive within TALLY_BODY_TIMEOUT
      ├── Conflict (409)            the object's state forbids the change
      ├── PayloadTooLarge (413)     the body passed TALLY_MAX_BODY_BYTES
-     ├── UnsupportedMediaType (415)
+     ├── UnsupportedMediaType (415) a content type or Content-Encoding Tally does not read
      └── Unavailable (503)         shutting down
 
 Services raise these; only the wire layer turns them into envelopes. The class docstring is
@@ -59,6 +60,14 @@ class MethodNotAllowed(TallyError):
 
     code = 405
     default_headers: ClassVar[Mapping[str, str]] = {"Allow": "POST"}
+
+
+class RequestTimeout(TallyError):
+    """Request body too slow: it did not arrive in time."""
+
+    code = 408
+    # The rest of the body is not read: the connection cannot be reused.
+    default_headers: ClassVar[Mapping[str, str]] = {"Connection": "close"}
 
 
 class Conflict(TallyError):

@@ -20,6 +20,7 @@ from tally.cli.common import (
     setup_logging,
 )
 from tally.cli.demo import demo
+from tally.cli.http_protocol import server_options
 from tally.cli.imports import import_command
 from tally.cli.schedules import schedule
 from tally.config import DEFAULT_WORKER_CONCURRENCY
@@ -56,7 +57,14 @@ def serve(host: str, port: int, database_url: str | None, no_worker: bool, log_l
     run_with_database(_prepare(settings.database_url), settings)
     app = create_app(settings, embedded_worker=not no_worker)
     with fewer_collections():
-        uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=30)
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level=log_level,
+            timeout_graceful_shutdown=30,
+            **server_options(settings.header_timeout, settings.max_connections),
+        )
 
 
 async def _prepare(database_url: str) -> None:

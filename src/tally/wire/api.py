@@ -19,11 +19,13 @@ from tally.wire.methods import Method
 from tally.wire.request_id import RequestIds
 
 
-def mount_api(app: FastAPI, methods: list[Method], authenticate: Authenticate, *, max_body_bytes: int) -> None:
+def mount_api(
+    app: FastAPI, methods: list[Method], authenticate: Authenticate, *, max_body_bytes: int, body_timeout: float
+) -> None:
     gate = Gate(authenticate=authenticate, hooks=[])
     app.state.request_hooks = gate.hooks
     app.router.redirect_slashes = False
     app.include_router(build_router(methods, gate))
-    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes, timeout=body_timeout)
     app.add_middleware(RequestIds)
     redact_access_log()
