@@ -5,6 +5,7 @@
     TallyError (500)
      ├── BadRequest (400)          malformed body, missing or invalid parameter
      ├── Unauthorized (401)        token missing, unknown or revoked
+     ├── Forbidden (403)           the token's scope forbids the method (a read-only token writing)
      ├── NotFound (404)            database, resource, profile, task or method
      ├── MethodNotAllowed (405)    an HTTP verb other than POST
      ├── RequestTimeout (408)      the body did not arrive within TALLY_BODY_TIMEOUT
@@ -47,6 +48,12 @@ class Unauthorized(TallyError):
     """Invalid token."""
 
     code = 401
+
+
+class Forbidden(TallyError):
+    """Forbidden: this token may not call this method."""
+
+    code = 403
 
 
 class NotFound(TallyError):

@@ -46,7 +46,7 @@ def _authenticate(url: str, token: str) -> int:
     async def main() -> int:
         engine = create_engine(url)
         try:
-            return await token_authenticate(engine, token)
+            return (await token_authenticate(engine, token)).account_id
         finally:
             await engine.dispose()
 

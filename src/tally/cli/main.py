@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 from datetime import timedelta
 
 import click
 import uvicorn
 
-from tally.accounts.service import token_create, token_revoke
 from tally.cli.common import (
     account_name,
     database_url_option,
@@ -23,13 +21,13 @@ from tally.cli.demo import demo
 from tally.cli.http_protocol import server_options
 from tally.cli.imports import import_command
 from tally.cli.schedules import schedule
+from tally.cli.tokens import token
 from tally.config import DEFAULT_WORKER_CONCURRENCY
 from tally.errors import NotFound
 from tally.feedback.service import secret_create
 from tally.gc_tuning import fewer_collections
 from tally.store.engine import create_engine
 from tally.store.migrate import upgrade
-from tally.timefmt import rfc3339_seconds
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -122,65 +120,6 @@ def migrate(database_url: str | None) -> None:
 
 
 @cli.group()
-def token() -> None:
-    """API tokens."""
-
-
-@token.command("create")
-@click.option("--account", required=True, callback=account_name, help="Account name; created if it does not exist.")
-@database_url_option
-def token_create_command(account: str, database_url: str | None) -> None:
-    """Create a token for ACCOUNT and print it alone on the last line of stdout.
-
-    The token is shown only once: Tally keeps only its hash.
-    """
-    settings = settings_for(database_url)
-
-    async def main() -> str:
-        engine = await open_engine(settings)
-        try:
-            created = await token_create(engine, account)
-        finally:
-            await engine.dispose()
-        return created.token
-
-    new_token = run_with_database(main(), settings)
-    click.echo(f"Token for account {account!r} (shown once, keep it safe):", err=True)
-    click.echo(new_token)
-
-
-@token.command("revoke")
-@click.argument("token_value", metavar="TOKEN")
-@database_url_option
-def token_revoke_command(token_value: str, database_url: str | None) -> None:
-    """Revoke TOKEN: from now on every call with it gets 401. Other tokens are untouched.
-
-    Give TOKEN as '-' to read it from stdin, which keeps it out of the shell's history and
-    of the process list. The token is never printed; the account it belonged to is.
-    """
-    settings = settings_for(database_url)
-    given = sys.stdin.readline() if token_value == "-" else token_value
-
-    async def main() -> None:
-        engine = await open_engine(settings)
-        try:
-            revoked = await token_revoke(engine, given.strip())
-        except NotFound as exc:
-            raise click.ClickException(f"{exc.text}; nothing was revoked") from None
-        finally:
-            await engine.dispose()
-        if revoked.newly:
-            click.echo(f"Revoked token {revoked.token_id} of account {revoked.account!r}.", err=True)
-        else:
-            when = rfc3339_seconds(revoked.revoked_at)
-            click.echo(
-                f"Token {revoked.token_id} of account {revoked.account!r} was already revoked at {when}.", err=True
-            )
-
-    run_with_database(main(), settings)
-
-
-@cli.group()
 def secret() -> None:
     """Signing secrets for feedback deliveries (Standard Webhooks).
 
@@ -243,5 +182,6 @@ def secret_rotate_command(account: str, database_url: str | None) -> None:
 
 
 cli.add_command(demo)
+cli.add_command(token)
 cli.add_command(import_command)
 cli.add_command(schedule)

@@ -179,13 +179,13 @@ METHODS = [
            description="Answers at once with a task id; follow it with tasks/status. While a "
            "refresh of the same database and resource is queued or running, its id is returned. "
            "The counts come from those every write keeps; recount: true counts the rows instead.",
-           example={"id": 5, "resource_id": 24}, response_example=_TASK),
+           example={"id": 5, "resource_id": 24}, response_example=_TASK, writes=False),
     Method("resources/refresh_counters", ResourceRefresh, resource_refresh,
            "Start the same recount from the resource side",
-           example={"id": 24, "list_id": 5}, response_example=_TASK),
+           example={"id": 24, "list_id": 5}, response_example=_TASK, writes=False),
     Method("databases/get_counters", DatabaseCounters, database_counters,
            "The counters stored by the last finished refresh, without counting",
-           example={"id": 5, "resource_id": 24}, response_example=[_EMAIL]),
+           example={"id": 5, "resource_id": 24}, response_example=[_EMAIL], writes=False),
     Method("databases/counters_history", CountersHistory, counters_history,
            "(ext) Every finished refresh of a database and resource, with what changed",
            description="Newest first (order: asc for oldest first), paged by from_id and limit, "
@@ -193,13 +193,13 @@ METHODS = [
            "element with the task_id that counted it and, but for the first, changes: per channel "
            "and counter, the difference from the refresh before it. Kept TALLY_HISTORY_DAYS days.",
            example={"id": 5, "resource_id": 24, "from": "2026-12-01T00:00:00Z", "limit": 10},
-           response_example=Listing([_HISTORY], next_from_id=0, total_count=1)),
+           response_example=Listing([_HISTORY], next_from_id=0, total_count=1), writes=False),
     Method("databases/counters_diff", CountersDiff, counters_diff,
            "(ext) Two refreshes of a database and resource side by side: each counter before, after, change",
            description="Each side is the refresh a task counted (before_task_id, after_task_id) or the "
            "last one counted by a time (before_time, after_time). By default after is the last refresh "
            "and before the one before it.",
-           example={"id": 5, "resource_id": 24}, response_example=_DIFF),
+           example={"id": 5, "resource_id": 24}, response_example=_DIFF, writes=False),
 ]  # fmt: skip
 
 

@@ -22,10 +22,10 @@ from tally.store.tables import (
 )
 
 
-async def token_find(conn: AsyncConnection, token_hash: str) -> Row[Any, Any, Any] | None:
+async def token_find(conn: AsyncConnection, token_hash: str) -> Row[Any, Any, Any, Any] | None:
     """The live token with this hash: its id, its account's id and name."""
     query = (
-        select(api_tokens.c.id, api_tokens.c.account_id, accounts.c.name.label("account_name"))
+        select(api_tokens.c.id, api_tokens.c.account_id, accounts.c.name.label("account_name"), api_tokens.c.read_only)
         .join(accounts, accounts.c.id == api_tokens.c.account_id)
         .where(api_tokens.c.token_hash == token_hash, api_tokens.c.revoked_at.is_(None))
     )
@@ -54,10 +54,12 @@ async def session_insert(
     )
 
 
-async def session_find(conn: AsyncConnection, id_hash: str, now: datetime) -> Row[Any, Any, Any] | None:
+async def session_find(conn: AsyncConnection, id_hash: str, now: datetime) -> Row[Any, Any, Any, Any] | None:
     """A session that has not expired, whose token is not revoked."""
     query = (
-        select(dashboard_sessions.c.account_id, dashboard_sessions.c.csrf_token, accounts.c.name)
+        select(
+            dashboard_sessions.c.account_id, dashboard_sessions.c.csrf_token, accounts.c.name, api_tokens.c.read_only
+        )
         .join(api_tokens, api_tokens.c.id == dashboard_sessions.c.token_id)
         .join(accounts, accounts.c.id == dashboard_sessions.c.account_id)
         .where(

@@ -163,7 +163,7 @@ async def refresh(visit: Visit) -> Response:
         return visit.redirect(f"/tasks/{task_id}")
     async with read_transaction(visit.runtime.engine) as conn:
         task = await views.task(conn, visit.session.account_id, task_id)
-    return visit.render("_progress.html", task=task)
+    return _progress(visit, task)
 
 
 # --- tasks ----------------------------------------------------------------------------------
@@ -188,6 +188,12 @@ async def task_progress(visit: Visit) -> Response:
     """The progress part, polled by htmx; the end of the task tells the page to redraw."""
     async with read_transaction(visit.runtime.engine) as conn:
         task = await views.task(conn, visit.session.account_id, visit.request.path_params["task_id"])
+    return _progress(visit, task)
+
+
+def _progress(visit: Visit, task: views.TaskView) -> Response:
+    """The progress part; once the task has ended (it may have before the refresh's own
+    reply), the reply tells the page to redraw, and the one live region says so."""
     response = visit.render("_progress.html", task=task, announce=True)
     if not task.is_active:
         response.headers["HX-Trigger"] = "tally-task-ended"
@@ -257,6 +263,7 @@ async def schedule_add(visit: Visit) -> Response:
     form = {name: visit.form.get(name, "") for name in ("pair", "cron", "timezone")}
     if visit.form.get("action") == "preview":
         return await _schedules_page(visit, form=form)
+    _writable(visit)
     try:
         database_id, resource_id = (object_id(part) for part in form["pair"].split(":"))
         cron, timezone = check_cron(form["cron"]), check_timezone(form["timezone"] or "UTC")
@@ -279,8 +286,14 @@ async def schedule_add(visit: Visit) -> Response:
     return visit.redirect("/schedules")
 
 
+def _writable(visit: Visit) -> None:
+    if visit.session.read_only:
+        raise FormRefused(403, "You signed in with a read-only token: schedules can be changed with a full one.")
+
+
 def _schedule_change(paused: bool | None) -> Handler:
     async def change(visit: Visit) -> Response:
+        _writable(visit)
         try:
             schedule_id = object_id(visit.request.path_params["schedule_id"])
         except ValueError:

@@ -32,6 +32,8 @@ class Session:
     account_name: str
     #: Every form this session posts carries it back (dashboard/guard.py).
     csrf_token: str
+    #: Opened with a read-only token: it may refresh (as the API lets it) but not change schedules.
+    read_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,8 @@ async def session_open(engine: AsyncEngine, token: str, settings: Settings) -> O
             now=now,
             expires_at=expires_at,
         )
-    return Opened(cookie, Session(found.account_id, found.account_name, csrf_token), expires_at)
+    session = Session(found.account_id, found.account_name, csrf_token, bool(found.read_only))
+    return Opened(cookie, session, expires_at)
 
 
 async def session_find(engine: AsyncEngine, cookie: str | None) -> Session | None:
@@ -70,7 +73,7 @@ async def session_find(engine: AsyncEngine, cookie: str | None) -> Session | Non
         return None
     async with read_transaction(engine) as conn:
         found = await queries.session_find(conn, hash_token(cookie), utcnow())
-    return None if found is None else Session(found.account_id, found.name, found.csrf_token)
+    return None if found is None else Session(found.account_id, found.name, found.csrf_token, bool(found.read_only))
 
 
 async def session_close(engine: AsyncEngine, cookie: str | None) -> None:

@@ -55,8 +55,15 @@ api_tokens = Table(
     Column("account_id", BigInteger, ForeignKey("accounts.id"), nullable=False, index=True),
     # SHA-256 of the token: tokens are 256 random bits, so a fast hash is enough.
     Column("token_hash", String(64), nullable=False, unique=True),
+    # The token's first characters, to tell tokens apart in `tally token list` (no secret:
+    # 12 characters of 47 leave 210 random bits).
+    Column("prefix", String(16), nullable=True),
+    # A read-only token's calls that write get 403 (wire/endpoint.py).
+    Column("read_only", Boolean, nullable=False, server_default=text("false")),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("revoked_at", UTCDateTime(), nullable=True),
+    # Updated at most once a minute per token, so that reads stay reads.
+    Column("last_used_at", UTCDateTime(), nullable=True),
 )
 
 databases = Table(

@@ -65,6 +65,7 @@ METHODS = [
             "started": "",
             "finished": "",
         },
+        writes=False,
     )
 ]
 

@@ -9,6 +9,7 @@ and the query alone decide, so the token is known (and checked) before the body 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -16,8 +17,19 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tally.errors import Unauthorized
 from tally.wire.codec import BodyKind
 
-#: The account a token belongs to, or ``Unauthorized`` (accounts/service.py's token_authenticate).
-Authenticate = Callable[[AsyncEngine, str], Awaitable[int]]
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a valid token speaks for, and what it may do."""
+
+    account_id: int
+    token_id: int
+    #: Only methods that write nothing (``Method.writes`` false); the others get 403.
+    read_only: bool = False
+
+
+#: The principal of a token, or ``Unauthorized`` (accounts/service.py's token_authenticate).
+Authenticate = Callable[[AsyncEngine, str], Awaitable[Principal]]
 
 
 def may_carry_token(kind: BodyKind, body: bytes) -> bool:

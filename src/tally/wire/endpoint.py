@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from tally.errors import MethodNotAllowed, NotFound, TallyError, Unavailable, short_text
+from tally.errors import Forbidden, MethodNotAllowed, NotFound, TallyError, Unavailable, short_text
 from tally.runtime import Runtime
 from tally.wire.auth import Authenticate, may_carry_token, token_from
 from tally.wire.codec import (
@@ -59,16 +59,18 @@ async def dispatch(request: Request, method: Method, gate: Gate) -> Response:
             raise Unavailable()
         body = await request.body()
         kind = body_kind(request.headers.get("content-type"), body)
-        account_id = None
+        principal = None
         if not may_carry_token(kind, body):
             # The header or the query decides (api.md's order is kept): check it before the parse.
-            account_id = await gate.authenticate(runtime.engine, token_from({}, request.headers, request.query_params))
+            principal = await gate.authenticate(runtime.engine, token_from({}, request.headers, request.query_params))
         payload = await _decode(kind, body)
         fmt = _response_format(payload, query_format, fmt)
-        if account_id is None:
+        if principal is None:
             token = token_from(payload, request.headers, request.query_params)
-            account_id = await gate.authenticate(runtime.engine, token)
-        call = Call(account_id=account_id, runtime=runtime)
+            principal = await gate.authenticate(runtime.engine, token)
+        if principal.read_only and method.writes:
+            raise Forbidden(f"Forbidden: {method.path} writes, and this token is read-only")
+        call = Call(account_id=principal.account_id, runtime=runtime)
         for hook in gate.hooks:
             await hook(call, method)
         params = validate_params(method.params, payload, is_xml=kind is BodyKind.XML)

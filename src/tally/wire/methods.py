@@ -34,3 +34,6 @@ class Method:
     #: list method answers a ``Listing`` (wire/listing.py), and so does its example.
     example: Mapping[str, Any] = field(default_factory=dict)
     response_example: Any = None
+    #: False for a method that changes no stored data: a read-only token may call it.
+    #: True by default, so that a method nobody marked is refused to read-only tokens.
+    writes: bool = True
