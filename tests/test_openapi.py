@@ -30,3 +30,22 @@ async def test_docs_page_is_served(api: Api) -> None:
     response = await api.client.get("/docs")
     assert response.status_code == 200
     assert "swagger" in response.text.lower()
+
+
+def test_every_error_status_is_declared_in_json_and_xml() -> None:
+    """The statuses a method can answer are in its operation, each in both formats;
+    403 (a read-only token) and 409 only on methods that write."""
+    from tally.app import METHODS, create_app
+    from tally.config import Settings
+
+    schema = create_app(Settings(), embedded_worker=False).openapi()
+    for method in METHODS:
+        responses = schema["paths"][f"/api/v1.1/{method.path}"]["post"]["responses"]
+        expected = {"200", "400", "401", "404", "408", "413", "415", "500", "503"}
+        if method.writes:
+            expected |= {"403", "409"}
+        assert set(responses) == expected, method.path
+        for status in expected - {"200"}:
+            content = responses[status]["content"]
+            assert content["application/json"]["example"]["error"] == int(status)
+            assert f"<error>{status}</error>" in content["application/xml"]["example"]

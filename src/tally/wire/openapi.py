@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from tally.errors import BadRequest
 from tally.wire.codec import success_envelope
 from tally.wire.listing import Listing
 from tally.wire.xml import render_xml
@@ -33,7 +32,6 @@ def openapi_extra(method: Method) -> dict[str, Any]:
     }
     envelope = success_envelope(method.response_example)
     is_listing = isinstance(method.response_example, Listing)
-    error = {"error": 400, "error_text": BadRequest("Missing parameter: id").text}
     return {
         "requestBody": {
             "required": True,
@@ -53,12 +51,46 @@ def openapi_extra(method: Method) -> dict[str, Any]:
                     "application/xml": {"example": render_xml(envelope).decode()},
                 },
             },
-            "400": {
-                "description": "An error envelope; the HTTP status equals `error`",
-                "content": {"application/json": {"example": error}},
-            },
+            **_error_responses(method),
         },
     }
+
+
+#: Every error a method can answer, with when; the HTTP status equals the envelope's ``error``.
+_ERRORS: dict[int, str] = {
+    400: "Malformed body, or a parameter missing or invalid (the text names it)",
+    401: "Token missing, unknown or revoked",
+    403: "The token is read-only and this method writes",
+    404: "A database, resource, profile, task or schedule that is not the account's (or none)",
+    408: "The body did not arrive within TALLY_BODY_TIMEOUT",
+    409: "The object's state forbids the change now (the text says what to wait for)",
+    413: "The body is over TALLY_MAX_BODY_BYTES",
+    415: "A content type other than JSON or XML, or a Content-Encoding other than identity",
+    500: "Internal error; the text has the request id to find it in the log",
+    503: "The server is shutting down: retry",
+}
+_ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {"error": {"type": "integer"}, "error_text": {"type": "string"}},
+    "required": ["error", "error_text"],
+}
+
+
+def _error_responses(method: Method) -> dict[str, Any]:
+    """The error envelopes, in JSON and in XML (as ``format=xml`` or an XML body asks)."""
+    responses: dict[str, Any] = {}
+    for status, when in _ERRORS.items():
+        if status in (403, 409) and not method.writes:
+            continue
+        example = {"error": status, "error_text": when}
+        responses[str(status)] = {
+            "description": f"{when}. An error envelope: `error` is the HTTP status",
+            "content": {
+                "application/json": {"schema": _ERROR_SCHEMA, "example": example},
+                "application/xml": {"schema": {"type": "string"}, "example": render_xml(example).decode()},
+            },
+        }
+    return responses
 
 
 _LISTING_ANSWER = (
