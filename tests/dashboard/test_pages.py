@@ -143,6 +143,7 @@ async def test_tasks_page_lists_tasks_with_duration_and_deliveries(api: Api) -> 
     assert re.search(r"\d+(\.\d+)? (ms|s) none", tasks), tasks  # its duration; no feedback asked
     page = _text((await api.client.get(f"/tasks/{task_id}")).text)
     assert f"Task {task_id}" in page and f"database {database_id}, resource {resource_id}" in page
+    assert f'tasks/status with "task_id": "{task_id}"' in page  # the API's own parameter name
 
 
 async def test_schedules_add_pause_resume_delete(api: Api) -> None:
