@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tally.app import METHODS
 from tests.helpers import Api
 from tests.wire.support import assert_error, post_json
 
@@ -138,3 +139,55 @@ async def test_missing_token_on_a_task_is_401(api: Api) -> None:
     task_id = (await api.ok("databases/refresh_counters", {"id": database_id, "resource_id": resource_id}))["task_id"]
     response = await post_json(api.client, "tasks/status", {"task_id": task_id})
     assert_error(response, 401, "Missing token: pass it as the token parameter or as 'Authorization: Bearer <token>'")
+
+
+#: What ``id`` names in each area's methods.
+ID_OF_AREA = {"databases": "database", "resources": "resource", "schedules": "schedule"}
+
+
+def _with_objects(path: str, value: Any, objects: dict[str, Any]) -> Any:
+    """A method's example (wire/methods.py) with each id in it replaced by one of ``objects``."""
+    area = path.split("/")[0]
+    if isinstance(value, dict):
+        replaced = {key: _with_objects(path, item, objects) for key, item in value.items()}
+        for key, kind in {"db_id": "database", "list_id": "database", "resource_id": "resource"}.items():
+            if key in value:
+                replaced[key] = objects[kind]
+        if "profile_id" in value:
+            replaced["profile_id"] = objects["profile"]
+        if "task_id" in value:
+            replaced["task_id"] = objects["task"]
+        if "id" in value and area in ID_OF_AREA:
+            replaced["id"] = objects[ID_OF_AREA[area]]
+        if "dbs_ids" in value:
+            replaced["dbs_ids"] = [objects["database"]]
+        return replaced
+    if isinstance(value, list):
+        return [_with_objects(path, item, objects) for item in value]
+    return value
+
+
+async def test_every_method_naming_another_accounts_object_is_404(api: Api, other: Api) -> None:
+    """Each method whose example names an object, sent by a second account with the first
+    account's ids, is 404 (and for the owner the same body finds its objects)."""
+    database_id, resource_id = await api.setup_catalog()
+    profile = {"email": "ann@example.org", "subscriptions": [{"resource_id": resource_id, "channel": "email"}]}
+    profile_id = (await api.ok("profiles/add", {"db_id": database_id, "data": profile}))["profile_id"]
+    schedule = {"db_id": database_id, "resource_id": resource_id, "cron": "0 6 * * *"}
+    schedule_id = (await api.ok("schedules/add", schedule))["id"]
+    task_id = (await api.ok("databases/refresh_counters", {"id": database_id, "resource_id": resource_id}))["task_id"]
+    objects = {"database": database_id, "resource": resource_id, "profile": profile_id}
+    objects |= {"schedule": schedule_id, "task": task_id}
+
+    naming = [method for method in METHODS if _with_objects(method.path, method.example, objects) != method.example]
+    assert len(naming) == 29, [method.path for method in naming]
+    for method in naming:
+        body = _with_objects(method.path, method.example, objects)
+        response = await other.raw(method.path, body)
+        assert response.status_code == 404, (method.path, body, response.text)
+        assert " not found" in response.json()["error_text"], (method.path, response.text)
+    for method in naming:
+        if method.path.endswith("/delete"):
+            continue
+        response = await api.raw(method.path, _with_objects(method.path, method.example, objects))
+        assert response.status_code != 404, (method.path, response.text)

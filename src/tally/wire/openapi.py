@@ -34,11 +34,13 @@ def openapi_extra(method: Method) -> dict[str, Any]:
     is_listing = isinstance(method.response_example, Listing)
     return {
         "requestBody": {
-            "required": True,
+            # A method whose parameters are all optional takes an empty body (the token in the header).
+            "required": bool(schema.get("required")),
             "content": {
                 "application/json": {"schema": schema, "example": request_example},
+                # The same parameters as elements of one root (its name is ignored; <xml> by habit).
                 "application/xml": {
-                    "schema": {"type": "string"},
+                    "schema": {**schema, "xml": {"name": "xml"}},
                     "example": render_xml(request_example).decode(),
                 },
             },

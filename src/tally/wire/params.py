@@ -20,22 +20,24 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
     PlainValidator,
     TypeAdapter,
     ValidationError,
     ValidationInfo,
     WithJsonSchema,
 )
-from pydantic_core import PydanticCustomError
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from tally.errors import BadRequest, short_repr
 from tally.wire.xml import XML_FORBIDDEN
@@ -150,14 +152,29 @@ def _within_page(value: int, maximum: int) -> int:
     return value
 
 
-def page_limit(maximum: int) -> AfterValidator:
+class Checked:
+    """A check run after the field's validator that also states its bound in the JSON
+    Schema, so that /docs and the schema-driven fuzzing know it (``{"maximum": 1000}``)."""
+
+    def __init__(self, check: Callable[[Any], Any], **keywords: Any) -> None:
+        self.check = check
+        self.keywords = keywords
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(self.check, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return {**handler(schema), **self.keywords}
+
+
+def page_limit(maximum: int) -> Checked:
     """Items per page, 1 to ``maximum``: ``Annotated[NonNegativeInt, page_limit(1000)]``."""
-    return AfterValidator(lambda value: _within_page(value, maximum))
+    return Checked(lambda value: _within_page(value, maximum), minimum=1, maximum=maximum)
 
 
-def max_length(limit: int) -> AfterValidator:
+def max_length(limit: int) -> Checked:
     """A length limit for ``Text``: ``Annotated[Text, max_length(320)]``."""
-    return AfterValidator(lambda value: _limited(value, limit))
+    return Checked(lambda value: _limited(value, limit), maxLength=limit)
 
 
 def _scalar(value: object) -> str | int | float | bool | None:
@@ -185,8 +202,12 @@ def _object_from_xml(value: Any, info: ValidationInfo) -> Any:
     return {} if _is_xml(info) and value == "" else value
 
 
-PositiveInt = Annotated[int, PlainValidator(_positive), WithJsonSchema({"type": "integer", "minimum": 1})]
-NonNegativeInt = Annotated[int, PlainValidator(_non_negative), WithJsonSchema({"type": "integer", "minimum": 0})]
+PositiveInt = Annotated[
+    int, PlainValidator(_positive), WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_INT})
+]
+NonNegativeInt = Annotated[
+    int, PlainValidator(_non_negative), WithJsonSchema({"type": "integer", "minimum": 0, "maximum": MAX_INT})
+]
 Priority = Annotated[
     int, PlainValidator(_priority), WithJsonSchema({"type": "integer", "minimum": 0, "maximum": MAX_PRIORITY})
 ]
