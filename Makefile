@@ -47,7 +47,7 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests bench scripts
 	$(BIN)/ruff check --fix src tests bench scripts
 
-## bench: refresh (1M), feedback, import, latency and a large database (1M) on SQLite; with
+## bench: refresh (1M), feedback, import, latency, hostile inputs and a large database (1M) on SQLite; with
 ## TALLY_BENCH_POSTGRES_URL also on PostgreSQL: refresh at 1M and 10M, workers, and a large
 ## database of 10M (loaded once into tally_bench_1m and tally_bench_10m, then reused); then
 ## issue 9's targets as one table (bench/targets.py)
@@ -56,6 +56,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/feedback.py
 	$(BIN)/python bench/import.py --rows $(BENCH_IMPORT_ROWS)
 	$(BIN)/python bench/latency.py
+	$(BIN)/python bench/hostile.py --json build/bench/hostile.json
 	$(BIN)/python bench/large_database.py --database-url sqlite:///build/bench/large-1m.db --profiles 1000000
 	if [ -n "$$TALLY_BENCH_POSTGRES_URL" ]; then \
 	  for size in 1m 10m; do \
