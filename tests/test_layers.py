@@ -36,6 +36,7 @@ RANKS: dict[str, int] = {
     "tally.imports": 6,
     "tally.schedules": 6,
     "tally.dashboard": 6,
+    "tally.rate_limits": 6,
     "tally.demo": 7,
     "tally.app": 7,
     "tally.cli": 7,

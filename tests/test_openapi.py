@@ -41,7 +41,7 @@ def test_every_error_status_is_declared_in_json_and_xml() -> None:
     schema = create_app(Settings(), embedded_worker=False).openapi()
     for method in METHODS:
         responses = schema["paths"][f"/api/v1.1/{method.path}"]["post"]["responses"]
-        expected = {"200", "400", "401", "404", "408", "413", "415", "500", "503"}
+        expected = {"200", "400", "401", "404", "408", "413", "415", "429", "500", "503"}
         if method.writes:
             expected |= {"403", "409"}
         assert set(responses) == expected, method.path

@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse
 
 from tally import __version__
 from tally.accounts.service import token_authenticate
-from tally.capability import Capability, methods_of, pages_of, registry_of
+from tally.capability import Capability, methods_of, pages_of, registry_of, request_hooks_of
 from tally.catalog import routes as catalog
 from tally.config import Settings
 from tally.counters import routes as counters
@@ -24,6 +24,7 @@ from tally.dashboard import routes as dashboard
 from tally.feedback import routes as feedback
 from tally.profiles import routes as profiles
 from tally.queue.worker import Worker
+from tally.rate_limits import routes as rate_limits
 from tally.runtime import Runtime
 from tally.schedules import routes as schedules
 from tally.store.engine import create_engine, read_transaction
@@ -43,6 +44,7 @@ CAPABILITIES: list[Capability] = [
     tasks.CAPABILITY,
     feedback.CAPABILITY,
     dashboard.CAPABILITY,
+    rate_limits.CAPABILITY,
 ]
 METHODS = methods_of(CAPABILITIES)
 REGISTRY = registry_of(CAPABILITIES)
@@ -91,6 +93,7 @@ def create_app(settings: Settings, *, embedded_worker: bool = True) -> FastAPI:
         token_authenticate,
         max_body_bytes=settings.max_body_bytes,
         body_timeout=settings.body_timeout,
+        hooks=request_hooks_of(CAPABILITIES, settings),
     )
     app.router.routes.extend(pages_of(CAPABILITIES))
 

@@ -1,21 +1,26 @@
 """What a capability contributes to the application, declared in one object.
 
 Each capability (catalog, profiles, counters, tasks, feedback, ...) ends its ``routes.py``
-with a ``CAPABILITY``; app.py lists them once. The API takes every method, the application
-every page route (the dashboard's), and the queue a Registry of every task kind,
-end-of-task hook, tasks/status section and maintenance pass.
+with a ``CAPABILITY``; app.py lists them once. The API takes every method and request hook,
+the application every page route (the dashboard's), and the queue a Registry of every task
+kind, end-of-task hook, tasks/status section and maintenance pass.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from starlette.routing import BaseRoute
 
+from tally.config import Settings
 from tally.queue.execution import TaskKind
 from tally.queue.registry import EndHook, MaintenancePass, Registry, StatusSection
+from tally.wire.hooks import RequestHook
 from tally.wire.methods import Method
+
+#: Builds a capability's request hook for one app from its settings (None: not needed).
+HookFactory = Callable[[Settings], RequestHook | None]
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,8 @@ class Capability:
     maintenance: Sequence[MaintenancePass] = ()
     #: Routes outside the API (web pages and their static files), mounted as they are.
     pages: Sequence[BaseRoute] = ()
+    #: Run on every API call once its token is known (wire/hooks.py), one per app.
+    request_hooks: Sequence[HookFactory] = ()
 
 
 def methods_of(capabilities: Iterable[Capability]) -> list[Method]:
@@ -38,6 +45,11 @@ def methods_of(capabilities: Iterable[Capability]) -> list[Method]:
 
 def pages_of(capabilities: Iterable[Capability]) -> list[BaseRoute]:
     return [route for capability in capabilities for route in capability.pages]
+
+
+def request_hooks_of(capabilities: Iterable[Capability], settings: Settings) -> list[RequestHook]:
+    built = (make(settings) for capability in capabilities for make in capability.request_hooks)
+    return [hook for hook in built if hook is not None]
 
 
 def registry_of(capabilities: Iterable[Capability]) -> Registry:

@@ -52,6 +52,10 @@ class Settings:
     body_timeout: float = DEFAULT_BODY_TIMEOUT
     #: Connections and requests at once per API process; past it, requests get 503 (tally serve).
     max_connections: int = DEFAULT_MAX_CONNECTIONS
+    #: API requests per second per token (0: no limit); past it, 429 with Retry-After.
+    rate_limit: float = 0.0
+    #: Requests a token may send at once above the rate (0: one second's worth, at least 1).
+    rate_burst: int = 0
     #: Rows per counting chunk (by the last refresh's counts): one query and one progress step.
     #: Small chunks cost start-up per query (1.3-1.8x at 50,000 on 10M profiles).
     count_chunk_size: int = DEFAULT_COUNT_CHUNK_SIZE
@@ -151,6 +155,8 @@ SETTINGS: tuple[Variable, ...] = (
     Variable("header_timeout", "TALLY_HEADER_TIMEOUT", "number", Bounds(0.1, 3600, "seconds")),
     Variable("body_timeout", "TALLY_BODY_TIMEOUT", "number", Bounds(0.1, 3600, "seconds")),
     Variable("max_connections", "TALLY_MAX_CONNECTIONS", "number", Bounds(1, 1_000_000, integer=True)),
+    Variable("rate_limit", "TALLY_RATE_LIMIT", "number", Bounds(0, 1_000_000, "requests per second")),
+    Variable("rate_burst", "TALLY_RATE_BURST", "number", Bounds(0, 1_000_000, "requests", integer=True)),
     Variable("count_chunk_size", "TALLY_COUNT_CHUNK_SIZE", "number", Bounds(1, 10**9, "rows", integer=True)),
     Variable("count_connections", "TALLY_COUNT_CONNECTIONS", "number", Bounds(1, 16, "connections", integer=True)),
     Variable("lease_seconds", "TALLY_LEASE_SECONDS", "number", Bounds(1, SECONDS_IN_A_DAY, "seconds")),

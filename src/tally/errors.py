@@ -97,6 +97,12 @@ class UnsupportedMediaType(TallyError):
     code = 415
 
 
+class TooManyRequests(TallyError):
+    """Too many requests: this token is over its rate limit, retry after Retry-After seconds."""
+
+    code = 429
+
+
 class Unavailable(TallyError):
     """Temporarily unavailable: the server is shutting down, try again."""
 

@@ -13,6 +13,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -46,6 +47,16 @@ accounts = Table(
     Column("id", BigId, primary_key=True),
     Column("name", String(200), nullable=False, unique=True),
     Column("created_at", UTCDateTime(), nullable=False),
+)
+
+# GCRA state per token (rate_limits/buckets.py), PostgreSQL only; UNLOGGED there (migration
+# 0018): it is worth nothing after a crash, and a commit that touched only it waits for no WAL.
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    Column("token_id", BigInteger, primary_key=True, autoincrement=False),
+    # When the token's bucket is full again: seconds since the epoch, on the database's clock.
+    Column("tat", Float(precision=53), nullable=False),
 )
 
 api_tokens = Table(

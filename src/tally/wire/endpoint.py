@@ -70,7 +70,7 @@ async def dispatch(request: Request, method: Method, gate: Gate) -> Response:
             principal = await gate.authenticate(runtime.engine, token)
         if principal.read_only and method.writes:
             raise Forbidden(f"Forbidden: {method.path} writes, and this token is read-only")
-        call = Call(account_id=principal.account_id, runtime=runtime)
+        call = Call(account_id=principal.account_id, runtime=runtime, token_id=principal.token_id)
         for hook in gate.hooks:
             await hook(call, method)
         params = validate_params(method.params, payload, is_xml=kind is BodyKind.XML)

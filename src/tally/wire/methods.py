@@ -12,10 +12,11 @@ from tally.wire.params import Params
 
 @dataclass(frozen=True)
 class Call:
-    """One authenticated call: the account it acts for and the process it runs in."""
+    """One authenticated call: the account it acts for, by which token, in which process."""
 
     account_id: int
     runtime: Runtime
+    token_id: int
 
 
 Handler = Callable[[Call, Any], Awaitable[Any]]

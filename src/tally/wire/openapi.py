@@ -68,6 +68,7 @@ _ERRORS: dict[int, str] = {
     409: "The object's state forbids the change now (the text says what to wait for)",
     413: "The body is over TALLY_MAX_BODY_BYTES",
     415: "A content type other than JSON or XML, or a Content-Encoding other than identity",
+    429: "The token is over its rate limit (TALLY_RATE_LIMIT): retry after Retry-After seconds",
     500: "Internal error; the text has the request id to find it in the log",
     503: "The server is shutting down: retry",
 }
