@@ -22,6 +22,7 @@ from tally.config import Settings
 from tally.counters import routes as counters
 from tally.dashboard import routes as dashboard
 from tally.feedback import routes as feedback
+from tally.metrics import routes as metrics
 from tally.profiles import routes as profiles
 from tally.queue.worker import Worker
 from tally.rate_limits import routes as rate_limits
@@ -45,6 +46,7 @@ CAPABILITIES: list[Capability] = [
     feedback.CAPABILITY,
     dashboard.CAPABILITY,
     rate_limits.CAPABILITY,
+    metrics.CAPABILITY,
 ]
 METHODS = methods_of(CAPABILITIES)
 REGISTRY = registry_of(CAPABILITIES)

@@ -34,6 +34,8 @@ DEFAULT_BODY_TIMEOUT = 30.0
 DEFAULT_MAX_CONNECTIONS = 1000
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+#: How log lines are written (tally/logs.py).
+LogFormat = Literal["text", "json"]
 
 
 class ConfigError(ValueError):
@@ -85,6 +87,8 @@ class Settings:
     reconcile_hours: float = DEFAULT_RECONCILE_HOURS
     #: How long a dashboard sign-in lasts; signing in again starts a new one.
     dashboard_session_hours: float = DEFAULT_DASHBOARD_SESSION_HOURS
+    #: ``text`` for people, ``json`` (one object per line) for log shippers (tally/logs.py).
+    log_format: LogFormat = "text"
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -124,10 +128,14 @@ class Variable:
     variable: str
     kind: Literal["text", "number", "numbers", "networks"]
     bounds: Bounds | None = None
+    #: The words a text variable may be (any text when empty).
+    choices: tuple[str, ...] = ()
 
     def parse(self, raw: str) -> object:
         if self.kind == "text":
-            return raw
+            if self.choices and raw.strip().lower() not in self.choices:
+                raise ConfigError(f"{self.variable} must be one of {', '.join(self.choices)}, got {raw!r}")
+            return raw.strip().lower() if self.choices else raw
         if self.kind == "networks":
             return parse_networks(self.variable, raw)
         if self.kind == "number":
@@ -174,6 +182,7 @@ SETTINGS: tuple[Variable, ...] = (
     Variable("secret_grace_hours", "TALLY_SECRET_GRACE_HOURS", "number", Bounds(0, 8760, "hours")),
     Variable("reconcile_hours", "TALLY_RECONCILE_HOURS", "number", Bounds(0, 8760, "hours")),
     Variable("dashboard_session_hours", "TALLY_DASHBOARD_SESSION_HOURS", "number", Bounds(0.01, 8760, "hours")),
+    Variable("log_format", "TALLY_LOG_FORMAT", "text", choices=("text", "json")),
 )
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
-import sys
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,6 +13,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tally.config import ConfigError, Settings, load_settings
+from tally.logs import configure_logging
 from tally.store.engine import UnsupportedDatabaseURL, create_engine, is_sqlite, normalise_url
 from tally.store.migrate import is_current, upgrade
 
@@ -40,7 +39,12 @@ def account_name(_ctx: click.Context, _param: click.Parameter, value: str) -> st
 
 
 def setup_logging(level: str = "INFO") -> None:
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    """Logging as TALLY_LOG_FORMAT asks (text unless it is valid and says json)."""
+    try:
+        log_format = load_settings().log_format
+    except ConfigError:
+        log_format = "text"  # the command's own settings_for() reports the bad value
+    configure_logging(level, log_format)
 
 
 def settings_for(database_url: str | None, **changes: Any) -> Settings:

@@ -7,6 +7,7 @@ import signal
 from datetime import timedelta
 
 import click
+import prometheus_client
 import uvicorn
 
 from tally.cli.common import (
@@ -60,6 +61,7 @@ def serve(host: str, port: int, database_url: str | None, no_worker: bool, log_l
             host=host,
             port=port,
             log_level=log_level,
+            log_config=None,  # setup_logging's handler writes uvicorn's lines too, ids included
             timeout_graceful_shutdown=30,
             **server_options(settings.header_timeout, settings.max_connections),
         )
@@ -77,14 +79,23 @@ async def _prepare(database_url: str) -> None:
     type=click.IntRange(1, 64),
     help=f"Tasks run at once.  [env: TALLY_WORKER_CONCURRENCY; default: {DEFAULT_WORKER_CONCURRENCY}]",
 )
-def worker(database_url: str | None, concurrency: int | None) -> None:
-    """Run tasks from the queue (no HTTP) until SIGTERM or Ctrl-C."""
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    help="Serve this worker's Prometheus metrics (task runs, feedback, reconciliations) on this port.",
+)
+@click.option("--metrics-host", default="127.0.0.1", show_default=True, help="Address of --metrics-port.")
+def worker(database_url: str | None, concurrency: int | None, metrics_port: int | None, metrics_host: str) -> None:
+    """Run tasks from the queue (no HTTP API) until SIGTERM or Ctrl-C."""
     from tally.app import build_worker
+    from tally.metrics.routes import counted_here
 
     setup_logging()
     # No default on the option: it would hide TALLY_WORKER_CONCURRENCY, which load_settings reads.
     changes = {} if concurrency is None else {"worker_concurrency": concurrency}
     settings = settings_for(database_url, **changes)
+    if metrics_port is not None:
+        prometheus_client.start_http_server(metrics_port, metrics_host, registry=counted_here())
 
     async def main() -> None:
         # Handlers first: a SIGTERM while the schema is checked must stop us cleanly too.

@@ -16,6 +16,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
+import prometheus_client
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tally.catalog.channels import CHANNEL_CODES, CHANNEL_NAMES
@@ -35,6 +36,13 @@ KIND = "reconcile_counts"
 DUE_PER_ROUND = 20
 
 log = logging.getLogger("tally.counters")
+
+RECONCILED = prometheus_client.Counter(
+    "tally_reconciliations", "Recounts that checked maintained counts, by result: matched or corrected", ["result"]
+)
+DIFFERENCES = prometheus_client.Counter(
+    "tally_reconcile_differences", "Maintained counters a recount found wrong (and corrected); should stay 0"
+)
 
 Key = tuple[int, int, bool]
 
@@ -109,6 +117,8 @@ async def run_reconcile(execution: Execution) -> Finish:
     async def finish(conn: AsyncConnection, now: datetime) -> dict[str, Any]:
         corrections = [(*key, recounted[key] - maintained[key]) for key in keys]
         await queries.maintained_counts_add(conn, database_id, resource_id, corrections)
+        RECONCILED.labels("corrected" if differences else "matched").inc()
+        DIFFERENCES.inc(len(differences))
         return {"database_id": database_id, "resource_id": resource_id, "differences": differences}
 
     return finish

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tally.config import Settings
@@ -24,11 +25,19 @@ MAX_RETRY_AFTER = 24 * 3600.0
 CONTENT_TYPES = {"JSON": "application/json", "XML": "application/xml; charset=utf-8"}
 
 
+DELIVERY_ATTEMPTS = Counter(
+    "tally_feedback_attempts",
+    "Feedback delivery attempts by what they led to: delivered, retry (another attempt is due) or failed",
+    ["outcome"],
+)
+
+
 def _record(delivery: Delivery, status: DeliveryStatus, attempts: int, last_error: str) -> Finish:
     async def finish(conn: AsyncConnection, now: datetime) -> Any:
         await queries.delivery_record(
             conn, delivery.id, status=status, attempts=attempts, last_error=last_error, now=now
         )
+        DELIVERY_ATTEMPTS.labels("retry" if status is DeliveryStatus.PENDING else status.value).inc()
         return {"delivery_id": delivery.id, "status": status.value}
 
     return finish

@@ -24,6 +24,7 @@ import itertools
 import logging
 import os
 import socket
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -32,10 +33,12 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tally.config import Settings
+from tally.logs import TASK_ID
 from tally.queue import queries
 from tally.queue.errors import LeaseLost
 from tally.queue.execution import Clock, Execution, Finish, RetryLater, TaskFailed
 from tally.queue.maintenance import Maintenance
+from tally.queue.metrics import TASK_SECONDS
 from tally.queue.queries import Task
 from tally.queue.registry import Registry
 from tally.queue.wakeup import listen
@@ -230,8 +233,17 @@ class Worker:
         With ``claim_next``, the transaction that records the outcome also claims the next
         due task (one commit fewer per task of a backlog) and returns what it found; None
         when it did not look (no ``claim_next``, or the outcome was not recorded).
+        Every log line written meanwhile names the task (tally/logs.py).
         """
+        named = TASK_ID.set(task.id)
+        try:
+            return await self._execute(task, claim_next=claim_next)
+        finally:
+            TASK_ID.reset(named)
+
+    async def _execute(self, task: Task, *, claim_next: bool) -> Claimed | None:
         outcome: Outcome | None
+        started = time.monotonic()
         try:
             outcome = Completed(await self._run_under_lease(task))
         except Exception as exc:
@@ -239,7 +251,7 @@ class Worker:
         if outcome is None:
             return None
         try:
-            return await self._record(task, outcome, claim_next=claim_next)
+            return await self._record(task, outcome, claim_next=claim_next, started=started)
         except Exception as exc:
             # Writing the outcome failed (the Finish raised, the database broke): record
             # what that means instead; if even that fails, the lease expires and the
@@ -248,7 +260,7 @@ class Worker:
             if fallback is None:
                 return None
             try:
-                return await self._record(task, fallback, claim_next=claim_next)
+                return await self._record(task, fallback, claim_next=claim_next, started=started)
             except Exception:
                 log.exception("could not record the outcome of task %s; its lease will expire", task.id)
                 return None
@@ -268,8 +280,9 @@ class Worker:
         log.error("task %s failed", task.id, exc_info=exc)
         return Failed(f"Internal error while running the task ({type(exc).__name__})")
 
-    async def _record(self, task: Task, outcome: Outcome, *, claim_next: bool = False) -> Claimed | None:
-        """The one place where a run's outcome becomes the task's next state."""
+    async def _record(self, task: Task, outcome: Outcome, *, claim_next: bool, started: float) -> Claimed | None:
+        """The one place where a run's outcome becomes the task's next state; ``started``
+        (monotonic) times the run for tally_task_seconds."""
         owner = _owner(task)
         claimed = None
         if isinstance(outcome, Interrupted) and task.attempts >= self.settings.max_attempts:
@@ -294,6 +307,7 @@ class Worker:
             if claim_next:
                 claimed = Claimed(await self._claim_in(conn))
         _log_outcome(task, outcome)
+        TASK_SECONDS.labels(task.kind, _OUTCOME_NAMES[type(outcome)]).observe(time.monotonic() - started)
         if claimed is not None:
             _log_claim(claimed.task)
         return claimed
@@ -337,9 +351,13 @@ class Worker:
                 log.exception("could not renew the lease of task %s; will retry", task.id)
 
 
+#: The ``outcome`` label of tally_task_seconds (a run whose lease was lost records none).
+_OUTCOME_NAMES = {Completed: "completed", Failed: "error", Retry: "retry", Interrupted: "interrupted"}
+
+
 def _log_claim(task: Task | None) -> None:
     if task is not None:
-        log.info("claimed %s task %s (attempt %d)", task.kind, task.id, task.attempts)
+        log.info("claimed %s task %s (attempt %d)", task.kind, task.id, task.attempts, extra={"task_id": task.id})
 
 
 def _log_outcome(task: Task, outcome: Outcome) -> None:

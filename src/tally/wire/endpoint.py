@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,7 @@ from starlette.types import Receive, Scope, Send
 
 from tally.errors import Forbidden, MethodNotAllowed, NotFound, TallyError, Unavailable, short_text
 from tally.runtime import Runtime
+from tally.wire import metrics
 from tally.wire.auth import Authenticate, may_carry_token, token_from
 from tally.wire.codec import (
     BodyKind,
@@ -49,6 +51,13 @@ class Gate:
 
 
 async def dispatch(request: Request, method: Method, gate: Gate) -> Response:
+    started = time.perf_counter()
+    response = await _dispatch(request, method, gate)
+    metrics.observe(method.path, response.status_code, time.perf_counter() - started)
+    return response
+
+
+async def _dispatch(request: Request, method: Method, gate: Gate) -> Response:
     runtime: Runtime = request.app.state.runtime
     request_id = request_id_of(request.scope)
     query_format = request.query_params.get("format")
@@ -132,8 +141,11 @@ def build_router(methods: list[Method], gate: Gate) -> APIRouter:
             return await dispatch(request, method, gate)
         fmt = fallback_format(request.query_params.get("format"), request.headers.get("accept"))
         if method is not None:
-            return error_response(MethodNotAllowed(), fmt)
-        return error_response(NotFound(f"Unknown method: {short_text(name or request.url.path)}"), fmt)
+            response = error_response(MethodNotAllowed(), fmt)
+        else:
+            response = error_response(NotFound(f"Unknown method: {short_text(name or request.url.path)}"), fmt)
+        metrics.observe(method.path if method else metrics.UNKNOWN, response.status_code, 0.0)
+        return response
 
     for path in (API_ROOT, API_ROOT + "/{path:path}"):
         router.routes.append(Route(path, _EveryVerb(fallback), include_in_schema=False))

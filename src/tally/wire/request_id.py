@@ -12,6 +12,8 @@ import secrets
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tally.logs import REQUEST_ID
+
 HEADER = "X-Request-ID"
 #: An incoming id is kept only if it is this short and this plain: it goes into logs.
 _SANE = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -36,6 +38,7 @@ class RequestIds:
         incoming = Headers(scope=scope).get(HEADER, "")
         request_id = incoming if _SANE.fullmatch(incoming) else secrets.token_hex(6)
         scope.setdefault("state", {})["request_id"] = request_id
+        REQUEST_ID.set(request_id)  # this request's task only: every log line it writes names it
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -1,0 +1,1 @@
+"""``GET /metrics``: what every part counts, in Prometheus' text format, and the queue's depth."""
