@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 BENCH_IMPORT_ROWS ?= 1000000
 
-.PHONY: run test lint format bench docs clean browser
+.PHONY: run test lint format bench loadtest docs clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -67,6 +67,14 @@ bench: $(STAMP)
 	  $(BIN)/python bench/large_database.py --profiles 10000000 \
 	    --database-url "$${TALLY_BENCH_POSTGRES_URL%/*}/tally_bench_10m" --json build/bench/large_database_10m.json; fi
 	$(BIN)/python bench/targets.py
+
+## loadtest: locust on loopback for 60 s against 2 API processes and 2 workers on PostgreSQL
+## (database tally_loadtest, recreated), with /healthz and tasks/status alone first; the table
+## and issue 12's targets (TALLY_LOADTEST_POSTGRES_URL: the server to use, as an admin URL)
+loadtest: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[load]'
+	$(BIN)/python bench/loadtest.py --json build/bench/loadtest.json \
+	  --admin-url "$${TALLY_LOADTEST_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432/postgres}"
 
 ## docs: regenerate docs/api.md from real calls
 docs: $(STAMP)
