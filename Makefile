@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 BENCH_IMPORT_ROWS ?= 1000000
 
-.PHONY: run test lint format bench loadtest docs clean browser
+.PHONY: run test lint format bench loadtest faults docs clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -74,6 +74,13 @@ bench: $(STAMP)
 loadtest: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[load]'
 	$(BIN)/python bench/loadtest.py --json build/bench/loadtest.json \
+	  --admin-url "$${TALLY_LOADTEST_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432/postgres}"
+
+## faults: SIGKILL of API processes and workers every 4 s under load for 60 s, a PostgreSQL
+## restart halfway, then an audit: acknowledged writes present, tasks final, counts equal a
+## recount, no delivery lost (database tally_faults, recreated; restarts the local server)
+faults: $(STAMP)
+	$(BIN)/python bench/faults.py --json build/bench/faults.json \
 	  --admin-url "$${TALLY_LOADTEST_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432/postgres}"
 
 ## docs: regenerate docs/api.md from real calls

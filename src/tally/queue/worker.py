@@ -29,7 +29,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tally.config import Settings
@@ -42,7 +41,7 @@ from tally.queue.metrics import TASK_SECONDS
 from tally.queue.queries import Task
 from tally.queue.registry import Registry
 from tally.queue.wakeup import listen
-from tally.store.engine import is_sqlite, write_transaction
+from tally.store.engine import is_database_unreachable, is_sqlite, write_transaction
 from tally.store.types import utcnow
 
 log = logging.getLogger("tally.worker")
@@ -275,7 +274,7 @@ class Worker:
             return Failed(str(exc))
         if isinstance(exc, RetryLater):
             return Retry(exc.delay, exc.finish)
-        if is_connection_lost(exc):
+        if is_database_unreachable(exc):
             return Interrupted(f"database connection lost ({type(exc).__name__})")
         log.error("task %s failed", task.id, exc_info=exc)
         return Failed(f"Internal error while running the task ({type(exc).__name__})")
@@ -369,16 +368,6 @@ def _log_outcome(task: Task, outcome: Outcome) -> None:
         log.info("task %s will run again in %.1fs", task.id, outcome.delay)
     else:
         log.warning("task %s interrupted: %s; put back in the queue", task.id, outcome.reason)
-
-
-def is_connection_lost(exc: BaseException) -> bool:
-    """Whether an error means the database connection broke (restart, killed backend).
-
-    Only a disconnect that SQLAlchemy recognised (and invalidated the connection for): a
-    statement timeout, a full disk or a lock is an OperationalError too, but retrying the
-    same task would meet it again.
-    """
-    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 def _owner(task: Task) -> str:

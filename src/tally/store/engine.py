@@ -13,8 +13,10 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
+import psycopg
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from tally.store import sqlite_driver
@@ -40,15 +42,45 @@ def normalise_url(url: str) -> str:
 
 
 def create_engine(url: str) -> AsyncEngine:
+    """The engine of a database URL. ``hide_parameters``: a failed statement's error (and so
+    its log line) shows the SQL but not the values: addresses, token hashes, profile data."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
         path = make_url(url).database or ""
         engine = create_async_engine(
-            url, pool_size=5, max_overflow=10, async_creator=lambda: sqlite_driver.connect(path)
+            url,
+            pool_size=5,
+            max_overflow=10,
+            hide_parameters=True,
+            async_creator=lambda: sqlite_driver.connect(path),
         )
         _configure_sqlite(engine)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, hide_parameters=True)
+
+
+#: admin_shutdown, crash_shutdown, cannot_connect_now.
+_SERVER_GOING_AWAY = {"57P01", "57P02", "57P03"}
+
+
+def is_database_unreachable(exc: BaseException) -> bool:
+    """Whether an error means PostgreSQL could not be reached or dropped the connection (a
+    restart, a killed backend, a failover): worth a retry, unlike the statement's own errors.
+
+    A disconnect SQLAlchemy recognised (it invalidated the connection), a connection that
+    could not be made (psycopg gives no SQLSTATE then), or the server saying so: class 08
+    (connection exception), or shutting down or starting up (57P01-57P03). A statement
+    timeout (57014), a full disk or a lock is an OperationalError too, but a retry would
+    meet it again.
+    """
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if not isinstance(exc.orig, psycopg.OperationalError):
+        return False
+    return sqlstate is None or sqlstate.startswith("08") or sqlstate in _SERVER_GOING_AWAY
 
 
 def is_sqlite(engine: AsyncEngine | AsyncConnection) -> bool:

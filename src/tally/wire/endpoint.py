@@ -17,6 +17,7 @@ from starlette.types import Receive, Scope, Send
 
 from tally.errors import Forbidden, MethodNotAllowed, NotFound, TallyError, Unavailable, short_text
 from tally.runtime import Runtime
+from tally.store.engine import is_database_unreachable
 from tally.wire import metrics
 from tally.wire.auth import Authenticate, may_carry_token, token_from
 from tally.wire.codec import (
@@ -40,6 +41,9 @@ API_PREFIX = "/api/v1.1"
 PARSE_IN_THREAD_BYTES = 64 * 1024
 
 log = logging.getLogger("tally.api")
+DATABASE_UNREACHABLE = Unavailable(
+    "Temporarily unavailable: the database cannot be reached; retry", headers={"Retry-After": "1"}
+)
 
 
 @dataclass(frozen=True)
@@ -89,7 +93,11 @@ async def _dispatch(request: Request, method: Method, gate: Gate) -> Response:
         if error.code >= 500 and not isinstance(error, Unavailable):
             log.error("%s failed (request %s): %s", method.path, request_id, error.text)
         return error_response(error, fmt)
-    except Exception:
+    except Exception as exc:
+        if is_database_unreachable(exc):
+            # A restart or a failover: nothing the request did is committed, a retry may pass.
+            log.warning("%s: the database is unreachable (request %s): %s", method.path, request_id, type(exc).__name__)
+            return error_response(DATABASE_UNREACHABLE, fmt)
         log.exception("internal error in %s (request %s)", method.path, request_id)
         return error_response(TallyError(f"Internal error (request {request_id})"), fmt)
 

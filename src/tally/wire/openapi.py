@@ -70,7 +70,7 @@ _ERRORS: dict[int, str] = {
     415: "A content type other than JSON or XML, or a Content-Encoding other than identity",
     429: "The token is over its rate limit (TALLY_RATE_LIMIT): retry after Retry-After seconds",
     500: "Internal error; the text has the request id to find it in the log",
-    503: "The server is shutting down: retry",
+    503: "The server is shutting down, or the database cannot be reached: retry",
 }
 _ERROR_SCHEMA = {
     "type": "object",
