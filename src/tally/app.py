@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.responses import JSONResponse
 
 from tally import __version__
+from tally.accounts.known_tokens import KnownTokens
 from tally.accounts.service import token_authenticate
 from tally.capability import Capability, methods_of, pages_of, registry_of, request_hooks_of
 from tally.catalog import routes as catalog
@@ -28,7 +29,7 @@ from tally.queue.worker import Worker
 from tally.rate_limits import routes as rate_limits
 from tally.runtime import Runtime
 from tally.schedules import routes as schedules
-from tally.store.engine import create_engine, read_transaction
+from tally.store.engine import create_engine, is_sqlite, read_transaction
 from tally.store.migrate import is_current
 from tally.tasks import routes as tasks
 from tally.wire.api import mount_api
@@ -68,22 +69,26 @@ and an envelope `{"data", "error", "error_text"}` in the format asked by `format
 def create_app(settings: Settings, *, embedded_worker: bool = True) -> FastAPI:
     """The API, and with ``embedded_worker`` the worker in the same process."""
 
+    known_tokens = KnownTokens(token_authenticate)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url)
         runtime = Runtime(engine=engine, settings=settings, registry=REGISTRY)
         app.state.runtime = runtime
         stop = asyncio.Event()
-        worker_task = None
+        background = []
         if embedded_worker:
-            worker_task = asyncio.create_task(build_worker(engine, settings, runtime.task_queued).run(stop))
+            background.append(asyncio.create_task(build_worker(engine, settings, runtime.task_queued).run(stop)))
+        if not is_sqlite(engine):
+            background.append(asyncio.create_task(known_tokens.listen(settings.database_url, stop)))
         try:
             yield
         finally:
             runtime.is_stopping = True
             stop.set()
-            if worker_task is not None:
-                await worker_task
+            for task in background:
+                await task
             await engine.dispose()
 
     # /docs and /redoc from files shipped in fastapi-offline, not from a CDN: on a box with
@@ -92,7 +97,7 @@ def create_app(settings: Settings, *, embedded_worker: bool = True) -> FastAPI:
     mount_api(
         app,
         METHODS,
-        token_authenticate,
+        known_tokens.authenticate,
         max_body_bytes=settings.max_body_bytes,
         body_timeout=settings.body_timeout,
         hooks=request_hooks_of(CAPABILITIES, settings),

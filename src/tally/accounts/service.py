@@ -8,16 +8,18 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tally.errors import NotFound, Unauthorized
-from tally.store.engine import read_transaction, write_transaction
+from tally.store.engine import is_sqlite, read_transaction, write_transaction
 from tally.store.tables import accounts, api_tokens
 from tally.store.types import utcnow
 from tally.wire.auth import Principal
 
 TOKEN_PREFIX = "tly_"
+#: The channel a revocation notifies (accounts/known_tokens.py listens on it).
+REVOCATIONS = "tally_tokens"
 #: Characters of a token kept in clear to tell tokens apart: "tly_" and 8 random ones.
 SHOWN_PREFIX = len(TOKEN_PREFIX) + 8
 #: A token's last use is written at most this often: a read stays a read between.
@@ -129,6 +131,9 @@ async def token_revoke(engine: AsyncEngine, token: str | None = None, *, token_i
             return RevokedToken(int(found.id), found.name, found.revoked_at, newly=False)
         now = utcnow()
         await conn.execute(update(api_tokens).where(api_tokens.c.id == found.id).values(revoked_at=now))
+        if not is_sqlite(conn):
+            # At commit, every API process forgets the tokens it remembered (known_tokens.py).
+            await conn.execute(text(f"NOTIFY {REVOCATIONS}"))
     return RevokedToken(int(found.id), found.name, now, newly=True)
 
 
