@@ -158,6 +158,36 @@ async def test_task_insert_concurrent_same_key_one_task(engine: AsyncEngine, acc
     assert await task_count(engine) == 1
 
 
+async def test_task_insert_meets_tasks_that_finish_at_once_and_still_gets_one(
+    engine: AsyncEngine, account_id: int, backend: str
+) -> None:
+    """Inserts of one key while each active task is claimed and finished as soon as it
+    appears (a refresh of maintained counts takes milliseconds): every insert gets an id.
+    Without turns per key, an insert could meet a task, miss it finished, and meet the next."""
+    if backend == "sqlite":
+        pytest.skip("SQLite serialises writers with BEGIN IMMEDIATE")
+    stop = asyncio.Event()
+
+    async def finish_everything() -> None:
+        while not stop.is_set():
+            task = await claim(engine, "fast", now=T0)
+            if task is None:
+                await asyncio.sleep(0)
+                continue
+            await _complete(engine, task.id, task.lease_owner or "")
+
+    async def insert_many() -> list[tuple[str, bool]]:
+        return [await _insert(engine, account_id, KEY) for _ in range(60)]
+
+    finisher = asyncio.create_task(finish_everything())
+    try:
+        results = await asyncio.wait_for(asyncio.gather(*(insert_many() for _ in range(6))), timeout=60)
+    finally:
+        stop.set()
+        await finisher
+    assert all(task_id for batch in results for task_id, _ in batch)
+
+
 async def test_task_renew_lease_owner_extends_lease(engine: AsyncEngine, account_id: int) -> None:
     task_id = await insert_task(engine, account_id)
     assert await claim(engine, "w1") is not None

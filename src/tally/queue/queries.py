@@ -76,9 +76,18 @@ async def task_insert(
     """The task id, and whether it was created (False: an active duplicate exists).
 
     A task with a ``parent_id`` keeps its parent from being purged while it is active.
+
+    On PostgreSQL the inserters of one dedupe key take turns (a transaction-level advisory
+    lock on it): an insert that meets an active task which then finishes before it can be
+    found inserts again, and no other inserter can have slipped a new one in meanwhile.
+    Without the turns, refreshes of one pair that finish in milliseconds let a request
+    meet a new task and miss it, again and again (make loadtest saw it). SQLite writes one
+    transaction at a time anyway.
     """
     insert = sqlite_insert if is_sqlite(conn) else pg_insert
-    for _ in range(3):
+    if dedupe_key is not None and not is_sqlite(conn):
+        await conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": dedupe_key})
+    for _ in range(2):
         task_id = str(uuid.uuid4())
         statement = insert(tasks).values(
             id=task_id,
