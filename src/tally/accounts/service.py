@@ -12,7 +12,7 @@ from sqlalchemy import insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tally.errors import NotFound, Unauthorized
-from tally.store.engine import is_sqlite, read_transaction, write_transaction
+from tally.store.engine import is_sqlite, read_statements, read_transaction, write_transaction
 from tally.store.tables import accounts, api_tokens
 from tally.store.types import utcnow
 from tally.wire.auth import Principal
@@ -143,7 +143,7 @@ async def token_authenticate(engine: AsyncEngine, token: str) -> Principal:
     Its last use is written when the one stored is a minute old or more: one small write
     per token per minute, not one per call.
     """
-    async with read_transaction(engine) as conn:
+    async with read_statements(engine) as conn:
         found = (
             await conn.execute(
                 select(

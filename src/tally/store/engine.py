@@ -130,6 +130,22 @@ async def read_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection
 
 
 @asynccontextmanager
+async def read_statements(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection for reads that need no transaction at all: on PostgreSQL in autocommit,
+    each statement its own, which spares the BEGIN and COMMIT round trips (a third of a
+    one-statement read's cost). For hot reads that hold no lock and need no two statements
+    to agree (a token's lookup, a task's status); SQLite reads as ``read_transaction`` does.
+    """
+    if is_sqlite(engine):
+        async with read_transaction(engine) as conn:
+            yield conn
+        return
+    async with engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        yield conn
+
+
+@asynccontextmanager
 async def snapshot_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A read transaction whose every statement sees the same snapshot of the data.
 
