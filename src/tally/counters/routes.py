@@ -16,7 +16,7 @@ from tally.feedback.queries import delivery_register
 from tally.queue.execution import TaskKind
 from tally.queue.queries import Task
 from tally.queue.registry import MaintenancePass
-from tally.store.engine import read_transaction, write_transaction
+from tally.store.engine import read_statements, read_transaction, write_transaction
 from tally.store.types import utcnow
 from tally.timefmt import rfc3339_ms
 from tally.wire.listing import Listing
@@ -69,7 +69,9 @@ async def resource_refresh(call: Call, params: ResourceRefresh) -> dict[str, Any
 
 
 async def database_counters(call: Call, params: DatabaseCounters) -> list[dict[str, Any]]:
-    async with read_transaction(call.runtime.engine) as conn:
+    # The pair's checks and its stored counters need no common snapshot: a pair unlinked
+    # between them answers as it stood a moment before.
+    async with read_statements(call.runtime.engine) as conn:
         return await refresh.counters_get(conn, call.account_id, params.id, params.resource_id)
 
 
