@@ -1,6 +1,6 @@
 """Hostile inputs on a real ``tally serve`` (tests/wire/hostile.py): each gets its error in
 the envelope, the server keeps serving, and what each made the server hold at its peak is
-recorded in build/test-artifacts/hostile.json (``make bench`` prints it as a table:
+recorded in build/test-artifacts/hostile/ (``make bench`` prints it as a table:
 bench/hostile.py).
 
 The bound asserted is coarse on purpose, a fault detector rather than a target: the
@@ -10,6 +10,7 @@ expansions these inputs try would take gigabytes, the body limit (10 MiB) caps t
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +26,8 @@ pytestmark = pytest.mark.slow
 
 #: No input may make the server's peak grow by more than this (MiB).
 PEAK_BOUND_MIB = 96
-RECORD = Path("build/test-artifacts/hostile.json")
+#: One file per pytest worker (each runs part of the inputs); bench/hostile.py runs them all in one.
+RECORDS = Path("build/test-artifacts/hostile")
 
 
 class Server:
@@ -53,8 +55,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         process = processes.serve(port, "--no-worker", "--log-level", "warning")
         served = Server(port, process.pid, token)
         yield served
-    RECORD.parent.mkdir(parents=True, exist_ok=True)
-    RECORD.write_text(json.dumps(served.record, indent=1))
+    RECORDS.mkdir(parents=True, exist_ok=True)
+    (RECORDS / f"{os.environ.get('PYTEST_XDIST_WORKER', 'main')}.json").write_text(json.dumps(served.record, indent=1))
 
 
 @pytest.mark.parametrize("hostile", CATALOGUE, ids=lambda hostile: hostile.name)
