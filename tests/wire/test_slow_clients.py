@@ -115,6 +115,12 @@ def test_past_the_connection_cap_requests_get_503_until_the_slow_ones_are_gone(p
             sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: ")
         time.sleep(0.2)
         assert _healthz(port) == 503
+        with _connect(port) as sock:
+            sock.sendall(b"POST /api/v1.1/databases/list?format=xml HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            reply = _closed_within(sock, 5) or b""
+        head, _, body = reply.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 503") and b"retry-after: 1" in head.lower(), reply
+        assert body.startswith(b"<?xml") and b"<error>503</error>" in body and b"TALLY_MAX_CONNECTIONS" in body, body
         time.sleep(DEADLINE + 0.5)  # their heads' deadline: the server closes them
         assert _healthz(port) == 200
     finally:

@@ -5,6 +5,9 @@ request line and headers a byte at a time: 300 such clients held 300 connections
 long as they liked. Here each request's head (the line and the headers) must be complete
 within ``TALLY_HEADER_TIMEOUT`` of the connection opening or of the previous response;
 otherwise the connection is closed. The body has its own deadline (wire/limits.py).
+
+Past ``TALLY_MAX_CONNECTIONS`` uvicorn answers a request with its own plain-text 503; here
+that answer is an envelope like every other under /api (``over_the_cap``).
 """
 
 from __future__ import annotations
@@ -14,9 +17,31 @@ import logging
 from typing import Any
 
 import h11
+from starlette.requests import Request
+from starlette.types import Receive, Scope, Send
+from uvicorn.protocols.http import h11_impl
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from tally.errors import Unavailable
+from tally.wire.codec import fallback_format
+from tally.wire.respond import error_response
+
 log = logging.getLogger("tally.http")
+OVER_THE_CAP = Unavailable(
+    "Temporarily unavailable: this process serves TALLY_MAX_CONNECTIONS connections already; retry",
+    headers={"Retry-After": "1", "Connection": "close"},
+)
+
+
+async def over_the_cap(scope: Scope, receive: Receive, send: Send) -> None:
+    """What a request gets past the connection cap: 503 in the format it asked for."""
+    request = Request(scope, receive)
+    fmt = fallback_format(request.query_params.get("format"), request.headers.get("accept"))
+    await error_response(OVER_THE_CAP, fmt)(scope, receive, send)
+
+
+# uvicorn picks this app by its module-level name at each request past limit_concurrency.
+h11_impl.service_unavailable = over_the_cap  # type: ignore[attr-defined, assignment]
 
 
 def with_head_deadline(seconds: float) -> type[H11Protocol]:
