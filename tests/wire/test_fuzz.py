@@ -7,7 +7,7 @@ envelope whose ``error`` is the HTTP status (tests/wire/support.py's ``envelope`
 
 The server holds a small demo (databases, resources, profiles, subscriptions, a schedule
 and a refresh), so that low ids exist and generated calls reach past "not found".
-TALLY_FUZZ_EXAMPLES sets the examples per operation (default 60).
+TALLY_FUZZ_EXAMPLES sets the examples per operation (default 40).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from tests.processes import TALLY, sync_url, tally_processes
 from tests.wire.support import envelope
 
 API_PREFIX = "/api/v1.1/"
-EXAMPLES = int(os.environ.get("TALLY_FUZZ_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("TALLY_FUZZ_EXAMPLES", "40"))
 #: Where each pytest worker writes what it sent and got, for the record (not asserted).
 SUMMARY = Path("build/test-artifacts/fuzz")
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
