@@ -145,3 +145,11 @@ def test_configuration_page_documents_every_range() -> None:
     for setting in SETTINGS:
         if setting.bounds is not None:
             assert setting.bounds.describe() in rows[setting.variable], setting.variable
+
+
+def test_log_format_is_text_or_json_whatever_the_case() -> None:
+    assert load_settings({}).log_format == "text"
+    assert load_settings({"TALLY_LOG_FORMAT": " JSON "}).log_format == "json"
+    with pytest.raises(ConfigError) as raised:
+        load_settings({"TALLY_LOG_FORMAT": "yaml"})
+    assert str(raised.value) == "TALLY_LOG_FORMAT must be one of text, json, got 'yaml'"
