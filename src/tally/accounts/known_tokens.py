@@ -17,28 +17,21 @@ most once a minute), so it lags real use by 90 s at most.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
-import logging
 import time
 from collections.abc import Callable
 
-import psycopg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tally.accounts.service import REVOCATIONS
-from tally.queue.wakeup import libpq_dsn
+from tally.store import notifications
 from tally.wire.auth import Authenticate, Principal
 
 REMEMBER_SECONDS = 30.0
 #: Tokens remembered at once; past it the oldest go (a process serves few tokens).
 MAX_REMEMBERED = 10_000
-LISTEN_CHECK_SECONDS = 1.0
 #: The listening connection's name in pg_stat_activity.
 LISTENER = "tally token revocations"
-MAX_RECONNECT_PAUSE = 30.0
-
-log = logging.getLogger("tally.api")
 
 
 class KnownTokens:
@@ -69,28 +62,12 @@ class KnownTokens:
         self.remembered.clear()
         self.generation += 1
 
+    def set_listening(self, now: bool) -> None:
+        self.forget_all()
+        self.listening = now
+
     async def listen(self, database_url: str, stop: asyncio.Event) -> None:
         """Remember tokens while LISTENing on ``tally_tokens`` (PostgreSQL), until ``stop``."""
-        pause = 0.5
-        while not stop.is_set():
-            try:
-                dsn = libpq_dsn(database_url)
-                async with await psycopg.AsyncConnection.connect(
-                    dsn, autocommit=True, application_name=LISTENER
-                ) as conn:
-                    await conn.execute(f"LISTEN {REVOCATIONS}")
-                    self.forget_all()
-                    self.listening = True
-                    pause = 0.5
-                    while not stop.is_set():
-                        async for _ in conn.notifies(timeout=LISTEN_CHECK_SECONDS):
-                            self.forget_all()
-                        await conn.execute("SELECT 1")  # a dead connection shows here
-            except (psycopg.Error, OSError) as exc:
-                log.warning("token revocations unheard (%s); looking every token up, retrying in %.1fs", exc, pause)
-            finally:
-                self.listening = False
-                self.forget_all()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=pause)
-            pause = min(pause * 2, MAX_RECONNECT_PAUSE)
+        await notifications.listen(
+            database_url, REVOCATIONS, stop, heard=self.forget_all, listening=self.set_listening, name=LISTENER
+        )
