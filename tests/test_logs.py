@@ -15,6 +15,7 @@ import pytest
 
 from tally.logs import REQUEST_ID, TASK_ID, JsonFormatter, TextFormatter, WorkIds
 from tests.conftest import free_port
+from tests.helpers import Api
 from tests.processes import tally_processes
 
 SECRET_MARK = "tly_"
@@ -39,6 +40,12 @@ def test_the_ids_of_the_current_work_are_on_each_line_in_both_formats() -> None:
     assert line["level"] == "info" and line["logger"] == "tally.test" and line["time"].endswith("+00:00")
     assert TextFormatter().format(record).endswith("counted 5 rows [request=req-1 task=9b2c]")
     assert "request_id" not in json.loads(JsonFormatter().format(_record("idle")))
+
+
+async def test_a_request_id_names_its_own_request_only(api: Api) -> None:
+    response = await api.client.post("/api/v1.1/databases/list", headers={"X-Request-ID": "req-own"}, json={})
+    assert response.headers["x-request-id"] == "req-own"
+    assert REQUEST_ID.get() is None, "the id must not stay on the caller's context after the reply"
 
 
 def test_an_exception_is_one_json_line_with_its_traceback() -> None:

@@ -61,6 +61,10 @@ async def test_requests_and_their_latency_are_counted_per_method_and_status(api:
     )
     latency = "tally_api_request_seconds_count"
     assert value(after, latency, method="databases/list") - value(before, latency, method="databases/list") == 3
+    assert value(after, latency, method="unknown") == value(before, latency, method="unknown") + 1
+    assert value(after, "tally_api_request_seconds_sum", method="unknown") > value(
+        before, "tally_api_request_seconds_sum", method="unknown"
+    ), "a path naming no method is timed too"
     assert value(after, "tally_api_request_seconds_sum", method="databases/list") > 0
 
 

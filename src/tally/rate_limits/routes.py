@@ -12,6 +12,7 @@ from tally.capability import Capability
 from tally.config import Settings
 from tally.errors import TooManyRequests
 from tally.rate_limits.buckets import MemoryBuckets, Rate, SharedBuckets
+from tally.store.engine import is_sqlite
 from tally.wire.hooks import RequestHook
 from tally.wire.methods import Call, Method
 
@@ -26,7 +27,7 @@ def rate_limit_hook(settings: Settings) -> RequestHook | None:
 
     async def limit(call: Call, method: Method) -> None:
         engine = call.runtime.engine
-        buckets = shared if engine.dialect.name == "postgresql" else memory
+        buckets = memory if is_sqlite(engine) else shared
         wait = await buckets.take(engine, call.token_id)
         if wait > 0:
             retry_after = max(1, math.ceil(wait))

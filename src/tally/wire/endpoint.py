@@ -147,12 +147,13 @@ def build_router(methods: list[Method], gate: Gate) -> APIRouter:
         method = by_path.get(name)
         if method is not None and request.method == "POST":
             return await dispatch(request, method, gate)
+        started = time.perf_counter()
         fmt = fallback_format(request.query_params.get("format"), request.headers.get("accept"))
         if method is not None:
             response = error_response(MethodNotAllowed(), fmt)
         else:
             response = error_response(NotFound(f"Unknown method: {short_text(name or request.url.path)}"), fmt)
-        metrics.observe(method.path if method else metrics.UNKNOWN, response.status_code, 0.0)
+        metrics.observe(method.path if method else metrics.UNKNOWN, response.status_code, time.perf_counter() - started)
         return response
 
     for path in (API_ROOT, API_ROOT + "/{path:path}"):

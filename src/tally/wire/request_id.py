@@ -38,11 +38,14 @@ class RequestIds:
         incoming = Headers(scope=scope).get(HEADER, "")
         request_id = incoming if _SANE.fullmatch(incoming) else secrets.token_hex(6)
         scope.setdefault("state", {})["request_id"] = request_id
-        REQUEST_ID.set(request_id)  # this request's task only: every log line it writes names it
+        named = REQUEST_ID.set(request_id)  # every log line the request writes names it
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 MutableHeaders(scope=message)[HEADER] = request_id
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        try:
+            await self.app(scope, receive, send_with_id)  # uvicorn's access line is written in send
+        finally:
+            REQUEST_ID.reset(named)
