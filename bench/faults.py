@@ -37,7 +37,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -52,8 +51,8 @@ from typing import Any
 
 import httpx
 import psycopg
+from stack import TALLY, free_port, fresh_database, load_demo, wait_ready
 
-TALLY = str(Path(sys.executable).with_name("tally"))
 DATABASE = "tally_faults"
 RESTART = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main restart"
 LOGS = Path("build/faults")
@@ -61,12 +60,6 @@ LOGS = Path("build/faults")
 
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Receiver:
@@ -222,23 +215,6 @@ class Client:
                 random.choices([self.import_one, self.import_batch, self.refresh], weights=[6, 2, 2])[0](client)
 
 
-def fresh_database(admin_url: str) -> str:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DATABASE}"')
-    return f"{admin_url.rpartition('/')[0]}/{DATABASE}"
-
-
-def prepare(url: str) -> tuple[str, int, int]:
-    """A migrated database with a demo account; its token, database id and resource id."""
-    subprocess.run([TALLY, "migrate", "--database-url", url], capture_output=True, check=True)
-    done = subprocess.run(
-        [TALLY, "demo", "--profiles", "1000", "--database-url", url], capture_output=True, text=True, check=True
-    )
-    values = dict(line.split(": ", 1) for line in done.stdout.splitlines() if ": " in line)
-    return done.stdout.strip().splitlines()[-1], int(values["database_id"]), int(values["resource_id"])
-
-
 def wait_until(check: Any, within: float, what: str) -> None:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
@@ -316,8 +292,8 @@ def main() -> None:
     args = parser.parse_args()
 
     LOGS.mkdir(parents=True, exist_ok=True)
-    url = fresh_database(args.admin_url)
-    token, database_id, resource_id = prepare(url)
+    url = fresh_database(args.admin_url, DATABASE)
+    demo = load_demo(url, 1000)
     receiver = Receiver()
     env = {
         **os.environ,
@@ -334,8 +310,8 @@ def main() -> None:
         processes.start(name)
     bases = [f"http://127.0.0.1:{port}" for port in processes.ports]
     for base in bases:
-        wait_until(lambda base=base: httpx.get(f"{base}/readyz").status_code == 200, 30, f"{base} ready")
-    client = Client(bases, token, database_id, resource_id, receiver)
+        wait_ready(base)
+    client = Client(bases, demo.token, demo.database_id, demo.resource_id, receiver)
     stop = threading.Event()
     threads = [threading.Thread(target=client.run, args=(stop,)) for _ in range(args.clients)]
     for thread in threads:

@@ -22,11 +22,15 @@ It prints one table per phase (requests, req/s, p50, p99, errors: any reply that
 
 from __future__ import annotations
 
+# isort: off
+# locust patches the standard library for gevent: it is imported before anything else.
+import locust  # noqa: F401
+# isort: on
+
 import argparse
 import json
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -37,14 +41,10 @@ from pathlib import Path
 from typing import Any
 
 import gevent
-
-# locust patches the standard library for gevent: it is imported before anything else.
-import locust  # noqa: F401  (imported for its patching)
-import psycopg
 from locust import FastHttpUser, constant, task
 from locust.env import Environment
+from stack import TALLY, free_port, fresh_database, load_demo, wait_ready
 
-TALLY = str(Path(sys.executable).with_name("tally"))
 DATABASE = "tally_loadtest"
 STATUS = "tasks/status"
 
@@ -187,29 +187,6 @@ def print_table(title: str, rows: list[Row]) -> None:
     print(f"{'all':<30} {requests:>9} {per_second:>8.0f} {'':>7} {'':>7} {errors:>7}")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def fresh_database(admin_url: str) -> str:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DATABASE}"')
-    return f"{admin_url.rpartition('/')[0]}/{DATABASE}"
-
-
-def load_demo(url: str, profiles: int) -> tuple[str, int, int]:
-    """The demo's token, database id and resource id."""
-    subprocess.run([TALLY, "migrate", "--database-url", url], capture_output=True, check=True)
-    done = subprocess.run(
-        [TALLY, "demo", "--profiles", str(profiles), "--database-url", url], capture_output=True, text=True, check=True
-    )
-    values = dict(line.split(": ", 1) for line in done.stdout.splitlines() if ": " in line)
-    return done.stdout.strip().splitlines()[-1], int(values["database_id"]), int(values["resource_id"])
-
-
 @contextmanager
 def processes(url: str, log_dir: Path) -> Iterator[list[str]]:
     """2 ``tally serve --no-worker`` and 2 ``tally worker``; the API base URLs."""
@@ -224,27 +201,13 @@ def processes(url: str, log_dir: Path) -> Iterator[list[str]]:
     bases = [f"http://127.0.0.1:{port}" for port in ports]
     try:
         for base in bases:
-            _wait_ready(base)
+            wait_ready(base)
         yield bases
     finally:
         for process in started:
             process.send_signal(signal.SIGTERM)
         for process in started:
             process.wait(timeout=60)
-
-
-def _wait_ready(base: str) -> None:
-    import urllib.request
-
-    for _ in range(300):
-        try:
-            with urllib.request.urlopen(f"{base}/readyz", timeout=1) as reply:
-                if reply.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit(f"{base} did not become ready")
 
 
 def main() -> None:
@@ -258,11 +221,11 @@ def main() -> None:
     args = parser.parse_args()
     global TARGET
 
-    url = fresh_database(args.admin_url)
+    url = fresh_database(args.admin_url, DATABASE)
     log(f"loading {args.profiles} demo profiles into {DATABASE}...")
-    token, database_id, resource_id = load_demo(url, args.profiles)
+    demo = load_demo(url, args.profiles)
     with processes(url, Path("build/loadtest")) as bases:
-        TARGET = Target(bases, token, database_id, resource_id, [])
+        TARGET = Target(bases, demo.token, demo.database_id, demo.resource_id, [])
         _seed_tasks()
         log(f"phase 1: GET /healthz, {args.users} users, {args.baseline:g} s")
         healthz = run_phase(HealthzUser, args.users, args.baseline)
