@@ -9,6 +9,7 @@ PostgreSQL (production) runs through psycopg 3 at READ COMMITTED.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 import psycopg
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InvalidatePoolError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from tally.store import sqlite_driver
@@ -59,11 +60,46 @@ def create_engine(url: str) -> AsyncEngine:
     # Kept connections cover the requests one process serves at once under load: past them,
     # each overflow connection is opened and closed per request, a backend forked each time
     # (make loadtest at 16 requests per process spent a tenth of its CPU on that with 10).
-    return create_async_engine(url, pool_size=POSTGRES_POOL, max_overflow=10, pool_pre_ping=True, hide_parameters=True)
+    engine = create_async_engine(url, pool_size=POSTGRES_POOL, max_overflow=10, hide_parameters=True)
+    _ping_when_idle(engine)
+    return engine
 
 
 #: Connections a process keeps open to PostgreSQL (10 more are opened for a burst).
 POSTGRES_POOL = 20
+#: A pooled connection back in the pool for longer than this is pinged before it is handed
+#: out; one used more recently is taken as alive (HikariCP's ``aliveBypassWindowMs``).
+PING_AFTER_IDLE_SECONDS = 1.0
+_RETURNED_AT = "tally_returned_at"
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """SQLAlchemy's ``pool_pre_ping``, only for connections that sat idle.
+
+    A ping is a round trip: on every checkout it cost as much as the read it preceded (a
+    tasks/status spent a third of its time pinging). A connection used a moment ago is
+    seldom dead; if it is (the server restarted in that moment), its statement fails as a
+    disconnect, which answers 503 and makes SQLAlchemy discard every older connection.
+    """
+    pool = engine.sync_engine.pool
+    dialect = engine.sync_engine.dialect
+
+    @event.listens_for(pool, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_RETURNED_AT] = time.monotonic()
+
+    @event.listens_for(pool, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned_at = record.info.get(_RETURNED_AT)  # None: opened for this checkout
+        if returned_at is None or time.monotonic() - returned_at < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as error:
+            if dialect.is_disconnect(error, dbapi_connection, None):
+                # As pre_ping does: this and every older connection are replaced.
+                raise InvalidatePoolError() from error
+            raise
 
 #: admin_shutdown, crash_shutdown, cannot_connect_now.
 _SERVER_GOING_AWAY = {"57P01", "57P02", "57P03"}
