@@ -101,6 +101,7 @@ def _ping_when_idle(engine: AsyncEngine) -> None:
                 raise InvalidatePoolError() from error
             raise
 
+
 #: admin_shutdown, crash_shutdown, cannot_connect_now.
 _SERVER_GOING_AWAY = {"57P01", "57P02", "57P03"}
 
