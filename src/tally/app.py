@@ -6,10 +6,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 from fastapi import FastAPI
-from fastapi.openapi.utils import get_openapi
 from fastapi_offline import FastAPIOffline
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.responses import JSONResponse
@@ -33,7 +31,6 @@ from tally.store.engine import create_engine, is_sqlite, read_transaction
 from tally.store.migrate import is_current
 from tally.tasks import routes as tasks
 from tally.wire.api import mount_api
-from tally.wire.openapi import schema_components
 
 log = logging.getLogger("tally")
 
@@ -123,12 +120,4 @@ def create_app(settings: Settings, *, embedded_worker: bool = True) -> FastAPI:
             return JSONResponse({"status": "stopping"}, 503)
         return JSONResponse({"status": "ready"})
 
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-            schema.setdefault("components", {}).setdefault("schemas", {}).update(schema_components(METHODS))
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
     return app

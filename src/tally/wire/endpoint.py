@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from tally.errors import Forbidden, MethodNotAllowed, NotFound, TallyError, Unavailable, short_text
@@ -117,32 +117,18 @@ def _response_format(payload: dict[str, Any], query_format: str | None, fallback
     return fallback
 
 
-def build_router(methods: list[Method], gate: Gate) -> APIRouter:
-    """One POST route per method (with and without a trailing slash), then the fallback.
+def build_routes(methods: list[Method], gate: Gate) -> list[BaseRoute]:
+    """/api and every path under it, for every verb, to one handler that finds the method.
 
-    The fallback takes every other path under /api and every verb, so that each reply there
-    is an envelope: a POST whose path differs only by repeated slashes runs the method, any
-    other verb on a method's path is 405, the rest is 404 ``Unknown method``.
+    A dictionary lookup instead of a route per method: Starlette tries routes in order, and
+    matching a path against some sixty of them cost a tasks/status a tenth of its time. A
+    POST to a method's path runs it (repeated slashes and a trailing one count as one), any
+    other verb there is 405, every other path is 404 ``Unknown method``: each reply under
+    /api is an envelope.
     """
-    router = APIRouter()
     by_path = {method.path: method for method in methods}
-    for method in methods:
-        endpoint = _endpoint_for(method, gate)
-        area = method.path.split("/", 1)[0]
-        for path, visible in ((method.path, True), (method.path + "/", False)):
-            router.add_api_route(
-                f"{API_PREFIX}/{path}",
-                endpoint,
-                methods=["POST"],
-                name=method.path if visible else None,
-                summary=method.summary,
-                description=method.description,
-                tags=[area],
-                include_in_schema=visible,
-                openapi_extra=openapi_extra(method) if visible else None,
-            )
 
-    async def fallback(request: Request) -> Response:
+    async def handle(request: Request) -> Response:
         name = _method_name(request.url.path)
         method = by_path.get(name)
         if method is not None and request.method == "POST":
@@ -156,8 +142,24 @@ def build_router(methods: list[Method], gate: Gate) -> APIRouter:
         metrics.observe(method.path if method else metrics.UNKNOWN, response.status_code, time.perf_counter() - started)
         return response
 
-    for path in (API_ROOT, API_ROOT + "/{path:path}"):
-        router.routes.append(Route(path, _EveryVerb(fallback), include_in_schema=False))
+    return [Route(path, _EveryVerb(handle), include_in_schema=False) for path in (API_ROOT, API_ROOT + "/{path:path}")]
+
+
+def described_routes(methods: list[Method], gate: Gate) -> APIRouter:
+    """A FastAPI route per method, from which /openapi.json describes it; requests reach the
+    methods through ``build_routes``, but each of these would serve its own as well."""
+    router = APIRouter()
+    for method in methods:
+        router.add_api_route(
+            f"{API_PREFIX}/{method.path}",
+            _endpoint_for(method, gate),
+            methods=["POST"],
+            name=method.path,
+            summary=method.summary,
+            description=method.description,
+            tags=[method.path.split("/", 1)[0]],
+            openapi_extra=openapi_extra(method),
+        )
     return router
 
 
