@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, or_, select, update
+from sqlalchemy import Row, bindparam, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -78,12 +78,16 @@ async def delivery_register(
 
 # delivery_list_for_task -- a task's deliveries, in the order they were asked for.
 async def delivery_list_for_task(conn: AsyncConnection, task_id: str) -> list[Delivery]:
-    rows = await conn.execute(
-        select(feedback_deliveries)
-        .where(feedback_deliveries.c.task_id == task_id)
-        .order_by(feedback_deliveries.c.created_at, feedback_deliveries.c.id)
-    )
+    rows = await conn.execute(_DELIVERIES_OF_TASK, {"task_id": task_id})
     return [Delivery.from_row(row) for row in rows]
+
+
+# Built once: tasks/status runs it on every call (queue/queries.py says why that matters).
+_DELIVERIES_OF_TASK = (
+    select(feedback_deliveries)
+    .where(feedback_deliveries.c.task_id == bindparam("task_id"))
+    .order_by(feedback_deliveries.c.created_at, feedback_deliveries.c.id)
+)
 
 
 # delivery_get -- one delivery by id.
