@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Row, Select, Table, delete, func, insert, select, update
+from sqlalchemy import Row, Select, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tally.queue.states import ACTIVE_STATUSES
@@ -46,6 +46,11 @@ def _locked(query: Select[Any], lock: Lock | None, table: Table) -> Select[Any]:
     return query
 
 
+def _locked_variants(query: Select[Any], table: Table) -> dict[Lock | None, Select[Any]]:
+    """``query`` unlocked and under each lock, built once."""
+    return {lock: _locked(query, lock, table) for lock in (None, *Lock)}
+
+
 #: A database's live profiles: the folded count plus the deltas not folded yet. One
 #: statement, so that it reads one snapshot even at READ COMMITTED.
 PROFILES_COUNT = (
@@ -71,9 +76,17 @@ async def database_insert(conn: AsyncConnection, account_id: int, name: str, des
 async def database_get(
     conn: AsyncConnection, account_id: int, database_id: int, lock: Lock | None = None
 ) -> Row[Any] | None:
-    query = _DATABASE.where(databases.c.id == database_id, databases.c.account_id == account_id)
-    row: Row[Any] | None = (await conn.execute(_locked(query, lock, databases))).first()
+    values = {"database_id": database_id, "account_id": account_id}
+    row: Row[Any] | None = (await conn.execute(_DATABASE_OF_ACCOUNT[lock], values)).first()
     return row
+
+
+# Built once, as tasks/status's reads are (queue/queries.py says why): every call that
+# names a database or a resource runs these.
+_DATABASE_OF_ACCOUNT = _locked_variants(
+    _DATABASE.where(databases.c.id == bindparam("database_id"), databases.c.account_id == bindparam("account_id")),
+    databases,
+)
 
 
 # databases_lock -- lock databases by id, in id order (so that two lockers never deadlock);
@@ -169,9 +182,17 @@ async def resource_insert(conn: AsyncConnection, account_id: int, name: str, cha
 async def resource_get(
     conn: AsyncConnection, account_id: int, resource_id: int, lock: Lock | None = None
 ) -> Row[Any] | None:
-    query = select(resources).where(resources.c.id == resource_id, resources.c.account_id == account_id)
-    row: Row[Any] | None = (await conn.execute(_locked(query, lock, resources))).first()
+    values = {"resource_id": resource_id, "account_id": account_id}
+    row: Row[Any] | None = (await conn.execute(_RESOURCE_OF_ACCOUNT[lock], values)).first()
     return row
+
+
+_RESOURCE_OF_ACCOUNT = _locked_variants(
+    select(resources).where(
+        resources.c.id == bindparam("resource_id"), resources.c.account_id == bindparam("account_id")
+    ),
+    resources,
+)
 
 
 # resource_update -- set some columns of a resource (name; channels, stored sorted).
@@ -237,13 +258,14 @@ async def links_delete(conn: AsyncConnection, resource_id: int, database_ids: Co
 
 # link_exists -- whether a resource is linked to a database.
 async def link_exists(conn: AsyncConnection, database_id: int, resource_id: int) -> bool:
-    found = await conn.scalar(
-        select(database_resources.c.resource_id).where(
-            database_resources.c.database_id == database_id,
-            database_resources.c.resource_id == resource_id,
-        )
-    )
+    found = await conn.scalar(_LINK, {"database_id": database_id, "resource_id": resource_id})
     return found is not None
+
+
+_LINK = select(database_resources.c.resource_id).where(
+    database_resources.c.database_id == bindparam("database_id"),
+    database_resources.c.resource_id == bindparam("resource_id"),
+)
 
 
 # links_of -- database id -> its resource ids (by="database"), or resource id -> its database ids.

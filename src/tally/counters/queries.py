@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, delete, func, insert, literal, select, text, tuple_, update
+from sqlalchemy import Row, bindparam, delete, func, insert, literal, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -160,12 +160,14 @@ async def history_purge(conn: AsyncConnection, before: datetime, batch: int = 10
 
 # counter_set_channels -- the stored ``channels`` of a (database, resource), if it was counted.
 async def counter_set_channels(conn: AsyncConnection, database_id: int, resource_id: int) -> list[Any] | None:
-    channels = await conn.scalar(
-        select(counter_sets.c.channels).where(
-            counter_sets.c.database_id == database_id, counter_sets.c.resource_id == resource_id
-        )
-    )
+    channels = await conn.scalar(_CHANNELS, {"database_id": database_id, "resource_id": resource_id})
     return None if channels is None else list(channels)
+
+
+# Built once: databases/get_counters runs it on every call (queue/queries.py says why).
+_CHANNELS = select(counter_sets.c.channels).where(
+    counter_sets.c.database_id == bindparam("database_id"), counter_sets.c.resource_id == bindparam("resource_id")
+)
 
 
 # maintained_counts -- per (channel, status, is_sendable): the effective subscriptions of a
