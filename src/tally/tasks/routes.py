@@ -41,10 +41,12 @@ def task_key(raw: object) -> str | None:
 async def task_status(call: Call, params: TaskRef) -> dict[str, Any]:
     # Any id that names no task of this account, malformed or not, is simply not found.
     task_id = task_key(params.task_id)
+    if task_id is None:
+        raise TaskNotFound()
     # No common snapshot: the deliveries are read a moment after the task, so they may be a
     # step further on (pending for a task just seen processing); the next poll agrees.
     async with read_statements(call.runtime.engine) as conn:
-        task = None if task_id is None else await task_get(conn, call.account_id, task_id)
+        task = await task_get(conn, call.account_id, task_id)
         if task is None:
             raise TaskNotFound()
         return await status_with_sections(conn, task, call.runtime.registry)
