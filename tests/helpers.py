@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from tally.accounts.service import token_create
 from tally.app import create_app
 from tally.config import Settings
+from tally.queue.known_statuses import CHANNEL, KnownStatuses
+from tally.runtime import Runtime
 from tally.store.engine import write_transaction
 
 
@@ -25,7 +28,37 @@ async def make_app(settings: Settings, *, embedded_worker: bool = True) -> Async
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://tally.test") as client:
+            _RUNTIMES[client] = app.state.runtime
             yield client
+
+
+#: The Runtime of each client's app (make_app).
+_RUNTIMES: weakref.WeakKeyDictionary[httpx.AsyncClient, Runtime] = weakref.WeakKeyDictionary()
+
+
+def runtime_of(client: httpx.AsyncClient) -> Runtime:
+    """What the app of a make_app client runs with (its engine, its remembered statuses)."""
+    return _RUNTIMES[client]
+
+
+async def heard_all(known: KnownStatuses, engine: AsyncEngine, within: float = 5.0) -> None:
+    """Until ``known`` has heard every task change committed before this call.
+
+    An app remembers statuses (queue/known_statuses.py) and forgets one when the change is
+    heard, milliseconds after its commit: a test that changes a task and polls at once would
+    otherwise race that. PostgreSQL delivers notifications in commit order, so once a
+    notification sent now is heard, so is every earlier one.
+    """
+    if not known.listening:
+        return  # nothing is remembered
+    name = f"barrier:{uuid.uuid4().hex}"
+    known.remember(0, name, {}, names=[name], read_at=known.generation)
+    async with engine.begin() as conn:
+        await conn.execute(text("SELECT pg_notify(:channel, :name)"), {"channel": CHANNEL, "name": name})
+    deadline = asyncio.get_running_loop().time() + within
+    while known.recall(0, name) is not None:
+        assert asyncio.get_running_loop().time() < deadline, "the app did not hear a notification"
+        await asyncio.sleep(0.002)
 
 
 class Api:
@@ -43,6 +76,9 @@ class Api:
 
     async def raw(self, method: str, body: dict[str, Any] | None = None, **kwargs: Any) -> httpx.Response:
         payload = {"token": self.token, **(body or {})}
+        if method == "tasks/status" and self.client in _RUNTIMES:
+            runtime = runtime_of(self.client)
+            await heard_all(runtime.known_statuses, runtime.engine)
         return await self.client.post(f"/api/v1.1/{method}", json=payload, **kwargs)
 
     async def call(self, method: str, body: dict[str, Any] | None = None) -> dict[str, Any]:

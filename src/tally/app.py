@@ -79,6 +79,7 @@ def create_app(settings: Settings, *, embedded_worker: bool = True) -> FastAPI:
             background.append(asyncio.create_task(build_worker(engine, settings, runtime.task_queued).run(stop)))
         if not is_sqlite(engine):
             background.append(asyncio.create_task(known_tokens.listen(settings.database_url, stop)))
+            background.append(asyncio.create_task(runtime.known_statuses.listen(settings.database_url, stop)))
         try:
             yield
         finally:

@@ -69,5 +69,10 @@ class KnownTokens:
     async def listen(self, database_url: str, stop: asyncio.Event) -> None:
         """Remember tokens while LISTENing on ``tally_tokens`` (PostgreSQL), until ``stop``."""
         await notifications.listen(
-            database_url, REVOCATIONS, stop, heard=self.forget_all, listening=self.set_listening, name=LISTENER
+            database_url,
+            REVOCATIONS,
+            stop,
+            heard=lambda _payload: self.forget_all(),
+            listening=self.set_listening,
+            name=LISTENER,
         )

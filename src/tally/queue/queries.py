@@ -41,6 +41,8 @@ class Task:
     attempts: int
     lease_owner: str | None
     parent_id: str | None
+    #: While the task is active, no other task with this key can be (a refresh's pair).
+    dedupe_key: str | None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -59,6 +61,7 @@ class Task:
             attempts=row.attempts,
             lease_owner=row.lease_owner,
             parent_id=row.parent_id,
+            dedupe_key=row.dedupe_key,
             created_at=row.created_at,
             started_at=row.started_at,
             finished_at=row.finished_at,

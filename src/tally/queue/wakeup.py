@@ -35,5 +35,10 @@ async def listen(database_url: str, wakeup: asyncio.Event, stop: asyncio.Event) 
             wakeup.set()  # anything queued while we were not listening
 
     await notifications.listen(
-        database_url, CHANNEL, stop, heard=wakeup.set, listening=listening, name="tally task wake-ups"
+        database_url,
+        CHANNEL,
+        stop,
+        heard=lambda _payload: wakeup.set(),
+        listening=listening,
+        name="tally task wake-ups",
     )

@@ -1,10 +1,10 @@
 """LISTEN on a PostgreSQL channel for as long as a process runs, through any reconnect.
 
-Used for queued tasks (queue/wakeup.py) and revoked tokens (accounts/known_tokens.py). The
-listening connection is its own, outside the pool, in autocommit, and named in
-pg_stat_activity. It may drop (PostgreSQL restarted, a proxy timed out): it is then opened
-again with growing pauses, and the caller is told whenever it starts or stops listening,
-since a notification sent meanwhile is lost.
+Used for queued tasks (queue/wakeup.py), revoked tokens (accounts/known_tokens.py) and
+changed tasks (queue/known_statuses.py). The listening connection is its own, outside the
+pool, in autocommit, and named in pg_stat_activity. It may drop (PostgreSQL restarted, a
+proxy timed out): it is then opened again with growing pauses, and the caller is told
+whenever it starts or stops listening, since a notification sent meanwhile is lost.
 """
 
 from __future__ import annotations
@@ -35,12 +35,13 @@ async def listen(
     channel: str,
     stop: asyncio.Event,
     *,
-    heard: Callable[[], None],
+    heard: Callable[[str], None],
     listening: Callable[[bool], None],
     name: str,
 ) -> None:
-    """Call ``heard`` at each notification on ``channel`` until ``stop``; ``listening(True)``
-    once LISTEN is in place, ``listening(False)`` whenever the connection is gone."""
+    """Call ``heard`` with the payload of each notification on ``channel`` until ``stop``;
+    ``listening(True)`` once LISTEN is in place, ``listening(False)`` whenever the connection
+    is gone."""
     pause = 0.5
     while not stop.is_set():
         try:
@@ -52,8 +53,8 @@ async def listen(
                 listening(True)
                 while not stop.is_set():
                     # A timeout lets the loop look at `stop` and notice a dead connection.
-                    async for _ in conn.notifies(timeout=LISTEN_CHECK_SECONDS):
-                        heard()
+                    async for notification in conn.notifies(timeout=LISTEN_CHECK_SECONDS):
+                        heard(notification.payload)
                     await conn.execute("SELECT 1")
         except (psycopg.Error, OSError) as exc:
             log.warning("notifications on %s unheard (%s); retrying in %.1fs", channel, exc, pause)

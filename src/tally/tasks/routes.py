@@ -9,6 +9,7 @@ from pydantic import Field
 
 from tally.capability import Capability
 from tally.errors import NotFound
+from tally.queue.known_statuses import names_of
 from tally.queue.queries import task_get
 from tally.store.engine import read_statements
 from tally.tasks.status import status_with_sections
@@ -43,13 +44,20 @@ async def task_status(call: Call, params: TaskRef) -> dict[str, Any]:
     task_id = task_key(params.task_id)
     if task_id is None:
         raise TaskNotFound()
+    known = call.runtime.known_statuses  # a poll of an unchanged task reads nothing
+    data = known.recall(call.account_id, task_id)
+    if data is not None:
+        return data
+    read_at = known.generation
     # No common snapshot: the deliveries are read a moment after the task, so they may be a
     # step further on (pending for a task just seen processing); the next poll agrees.
     async with read_statements(call.runtime.engine) as conn:
         task = await task_get(conn, call.account_id, task_id)
         if task is None:
             raise TaskNotFound()
-        return await status_with_sections(conn, task, call.runtime.registry)
+        data = await status_with_sections(conn, task, call.runtime.registry)
+    known.remember(call.account_id, task.id, data, names=names_of(task), read_at=read_at)
+    return data
 
 
 METHODS = [
