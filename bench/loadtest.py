@@ -13,8 +13,10 @@ them to each API process:
    databases/refresh_counters 10 % (which the workers count).
 
 It prints one table per phase (requests, req/s, p50, p99, errors: any reply that is not
-200 with ``error`` 0) and the targets of issue 12: no errors, tasks/status p99 under
-100 ms in the mix, tasks/status alone at least half the req/s of /healthz alone.
+200 with ``error`` 0), the share of tasks/status polls the API processes answered from
+memory (``tally_task_status_polls_total`` on their /metrics), and the targets of issue
+12: no errors, tasks/status p99 under 100 ms in the mix, tasks/status alone at least half
+the req/s of /healthz alone.
 
     python bench/loadtest.py [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]
         [--users 32] [--duration 60] [--baseline 15] [--profiles 20000] [--json FILE]
@@ -30,10 +32,13 @@ import locust  # noqa: F401
 import argparse
 import json
 import random
+import re
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -230,13 +235,20 @@ def main() -> None:
         log(f"phase 1: GET /healthz, {args.users} users, {args.baseline:g} s")
         healthz = run_phase(HealthzUser, args.users, args.baseline)
         log(f"phase 2: {STATUS} alone, {args.users} users, {args.baseline:g} s")
+        before = polls_by_answer(bases)
         status = run_phase(StatusUser, args.users, args.baseline)
+        after_status = polls_by_answer(bases)
         log(f"phase 3: the mix, {args.users} users, {args.duration:g} s")
         mix = run_phase(MixUser, args.users, args.duration)
+        after_mix = polls_by_answer(bases)
 
     print_table(f"GET /healthz alone ({args.users} users, 2 API processes)", healthz)
     print_table(f"{STATUS} alone", status)
     print_table(f"The mix, {args.duration:g} s (2 API processes, 2 workers, PostgreSQL)", mix)
+    print(f"\n{STATUS} polls answered from memory (queue/known_statuses.py)")
+    for phase, start, end in (("alone", before, after_status), ("in the mix", after_status, after_mix)):
+        remembered, read = (end[answer] - start[answer] for answer in ("remembered", "read"))
+        print(f"  {phase}: {remembered / max(remembered + read, 1):.1%} of {remembered + read}")
     report(healthz, status, mix)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -246,10 +258,23 @@ def main() -> None:
         )
 
 
+def polls_by_answer(bases: list[str]) -> Counter[str]:
+    """tasks/status polls answered so far, by ``answer`` (remembered, read), summed over ``bases``."""
+    totals: Counter[str] = Counter()
+    for base in bases:
+        with urllib.request.urlopen(f"{base}/metrics", timeout=10) as reply:
+            for line in reply.read().decode().splitlines():
+                found = POLLS_LINE.fullmatch(line)
+                if found:
+                    totals[found["answer"]] += int(float(found["value"]))
+    return totals
+
+
+POLLS_LINE = re.compile(r'tally_task_status_polls_total\{answer="(?P<answer>\w+)"\} (?P<value>\S+)')
+
+
 def _seed_tasks() -> None:
     """A few refresh tasks, so that tasks/status has ids to ask about from the start."""
-    import urllib.request
-
     for base in TARGET.bases:
         body = json.dumps({"id": TARGET.database_id, "resource_id": TARGET.resource_id}).encode()
         request = urllib.request.Request(

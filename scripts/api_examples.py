@@ -177,7 +177,14 @@ async def main() -> None:
             if status.json()["data"]["status"] in ("completed", "error"):
                 break
             await asyncio.sleep(0.02)
-        await call("Read the task and its result", "tasks/status", task)
+        await call(
+            "Read the task and its result",
+            "tasks/status",
+            task,
+            note="Poll it until `status` is `completed` or `error`. On PostgreSQL an API process may "
+            "answer a poll from memory: a change of the task shows within milliseconds of its commit "
+            '(operations.md, "tasks/status polls").\n\n',
+        )
         await call_xml(
             "The same in XML",
             "tasks/status",

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 
 import psycopg
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -163,6 +164,10 @@ async def app_and_worker(engine: AsyncEngine, settings: Settings) -> AsyncIterat
         yield await Api.for_new_account(client, engine), runtime, worker
 
 
+def _polls(answer: str) -> float:
+    return REGISTRY.get_sample_value("tally_task_status_polls_total", {"answer": answer}) or 0.0
+
+
 def _count_statements(engine: AsyncEngine) -> list[str]:
     statements: list[str] = []
 
@@ -183,8 +188,10 @@ async def test_a_poll_of_an_unchanged_task_reads_nothing_and_a_change_shows_at_o
     first = (await api.ok("databases/refresh_counters", ids))["task_id"]
     assert (await api.ok("tasks/status", {"task_id": first}))["status"] == "queued"
     statements = _count_statements(runtime.engine)
+    remembered = _polls("remembered")
     for _ in range(3):
         assert (await api.ok("tasks/status", {"task_id": first}))["status"] == "queued"
+    assert _polls("remembered") == remembered + 3  # as /metrics shows
     read = [statement for statement in statements if "pg_notify" not in statement]  # but heard_all's
     assert read == [], "a remembered status (and token) is not read again"
 

@@ -49,7 +49,9 @@ class Execution:
 
 
 Runner = Callable[[Execution], Awaitable[Finish]]
-#: Turns a stored result into what tasks/status shows (it may add live facts).
+#: Turns a stored result into what tasks/status shows (it may add live facts). It may read
+#: only the task and the tasks sharing its dedupe key: API processes remember what it
+#: showed until one of those changes (queue/known_statuses.py).
 Presenter = Callable[[AsyncConnection, Task], Awaitable[Any]]
 
 

@@ -28,8 +28,8 @@ from tally.store import notifications
 
 CHANNEL = "tally_task_changes"
 REMEMBER_SECONDS = 30.0
-#: Statuses remembered at once; past it the oldest go.
-MAX_REMEMBERED = 10_000
+#: Statuses remembered at once; past it the oldest go (a refresh's is about 5 KB).
+MAX_REMEMBERED = 5_000
 #: The listening connection's name in pg_stat_activity.
 LISTENER = "tally task changes"
 

@@ -30,7 +30,9 @@ class TaskEnded:
 
 #: Runs in the transaction that ends a task: what it writes commits with the end, or not at all.
 EndHook = Callable[[TaskEnded], Awaitable[None]]
-#: Adds keys to a task's tasks/status ``data`` (e.g. its feedback deliveries).
+#: Adds keys to a task's tasks/status ``data`` (e.g. its feedback deliveries), from rows
+#: whose every change notifies ``tally_task_changes`` with the task's id, as migration
+#: 0019's trigger on feedback_deliveries does (queue/known_statuses.py says why).
 StatusSection = Callable[[AsyncConnection, Task], Awaitable[Mapping[str, Any]]]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from prometheus_client import Counter
 from pydantic import Field
 
 from tally.capability import Capability
@@ -15,6 +16,12 @@ from tally.store.engine import read_statements
 from tally.tasks.status import status_with_sections
 from tally.wire.methods import Call, Method
 from tally.wire.params import Params
+
+POLLS = Counter(
+    "tally_task_status_polls",
+    "tasks/status answers for a task of the account: remembered (queue/known_statuses.py) or read",
+    ["answer"],
+)
 
 
 class TaskNotFound(NotFound):
@@ -47,7 +54,9 @@ async def task_status(call: Call, params: TaskRef) -> dict[str, Any]:
     known = call.runtime.known_statuses  # a poll of an unchanged task reads nothing
     data = known.recall(call.account_id, task_id)
     if data is not None:
+        POLLS.labels("remembered").inc()
         return data
+    POLLS.labels("read").inc()
     read_at = known.generation
     # No common snapshot: the deliveries are read a moment after the task, so they may be a
     # step further on (pending for a task just seen processing); the next poll agrees.
