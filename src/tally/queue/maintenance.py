@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tally.config import Settings
 from tally.queue import queries
+from tally.queue.errors import log_failed_step
 from tally.queue.execution import Clock
 from tally.queue.registry import MaintenancePass, Registry
 from tally.store.engine import write_transaction
@@ -49,8 +50,9 @@ class Maintenance:
             try:
                 async with write_transaction(self.engine) as conn:
                     await maintenance_pass.run(conn, self.clock(), self.settings)
-            except Exception:
-                log.exception("maintenance pass %r failed; it runs again at the next round", maintenance_pass.name)
+            except Exception as exc:
+                message = "maintenance pass %r failed; it runs again at the next round"
+                log_failed_step(log, exc, message, maintenance_pass.name)
 
     async def _reap(self, conn: AsyncConnection, now: datetime, settings: Settings) -> None:
         """Put back tasks whose lease expired; end those out of attempts (and run end hooks)."""

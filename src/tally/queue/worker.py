@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from tally.config import Settings
 from tally.logs import TASK_ID
 from tally.queue import queries
-from tally.queue.errors import LeaseLost
+from tally.queue.errors import LeaseLost, log_failed_step
 from tally.queue.execution import Clock, Execution, Finish, RetryLater, TaskFailed
 from tally.queue.maintenance import Maintenance
 from tally.queue.metrics import TASK_SECONDS
@@ -118,8 +118,8 @@ class Worker:
                 self.wakeup.clear()
                 try:
                     await self._claim_free_slots(stop)
-                except Exception:
-                    log.exception("worker %s: claiming failed; retrying", self.name)
+                except Exception as exc:
+                    log_failed_step(log, exc, "worker %s: claiming failed; retrying", self.name)
                 await self._sleep(stop)
             await self._drain()
         finally:
@@ -346,8 +346,8 @@ class Worker:
             except LeaseLost:
                 work.cancel()
                 return True
-            except Exception:
-                log.exception("could not renew the lease of task %s; will retry", task.id)
+            except Exception as exc:
+                log_failed_step(log, exc, "could not renew the lease of task %s; will retry", task.id)
 
 
 #: The ``outcome`` label of tally_task_seconds (a run whose lease was lost records none).
