@@ -11,8 +11,8 @@ section that read anything else would need its own notification.
 
 As with tokens (accounts/known_tokens.py): nothing is remembered while the listening
 connection is down, every status is forgotten when it starts or stops listening, a read
-that a notification overtook is not remembered (``generation``), and no status is kept
-longer than ``REMEMBER_SECONDS`` in any case. SQLite has no NOTIFY, and another process
+that a notification of its task or its key overtook is not remembered (``heard_at``),
+and no status is kept longer than ``REMEMBER_SECONDS`` in any case. SQLite has no NOTIFY, and another process
 (a worker, the CLI) changes tasks there too: there every poll reads.
 """
 
@@ -30,6 +30,8 @@ CHANNEL = "tally_task_changes"
 REMEMBER_SECONDS = 30.0
 #: Statuses remembered at once; past it the oldest go (a refresh's is about 5 KB).
 MAX_REMEMBERED = 5_000
+#: Names whose last notification is kept, to tell which reads it overtook.
+MAX_HEARD = 10_000
 #: The listening connection's name in pg_stat_activity.
 LISTENER = "tally task changes"
 
@@ -52,6 +54,11 @@ class KnownStatuses:
         self.listening = False
         #: Moves on at every notification and every change of ``listening``.
         self.generation = 0
+        #: A name -> the generation it was last heard at, for the last names heard.
+        self.heard_at: dict[str, int] = {}
+        #: No read that began before this generation is remembered (names heard before it
+        #: are no longer in ``heard_at``, or listening started or stopped).
+        self.reads_from = 0
 
     def recall(self, account_id: int, task_id: str) -> dict[str, Any] | None:
         known = self.remembered.get((account_id, task_id))
@@ -61,8 +68,11 @@ class KnownStatuses:
 
     def remember(self, account_id: int, task_id: str, data: dict[str, Any], *, names: list[str], read_at: int) -> None:
         """Keep ``data`` until a notification of one of ``names`` (``names_of``), unless one
-        may have been heard since it was read, when ``generation`` was ``read_at``."""
-        if not self.listening or read_at != self.generation:
+        was heard since it was read, when ``generation`` was ``read_at``: its commit may
+        have come after the read. (One heard before the read began was committed before.)"""
+        if not self.listening or read_at < self.reads_from:
+            return
+        if any(self.heard_at.get(name, -1) > read_at for name in names):
             return
         entry = (account_id, task_id)
         self._forget(entry)
@@ -74,13 +84,20 @@ class KnownStatuses:
 
     def heard(self, name: str) -> None:
         self.generation += 1
+        self.heard_at.pop(name, None)  # kept in the order heard, oldest first
+        self.heard_at[name] = self.generation
+        if len(self.heard_at) > MAX_HEARD:
+            oldest = next(iter(self.heard_at))
+            self.reads_from = self.heard_at.pop(oldest) + 1
         for entry in self.concerned.pop(name, set()):
             self._forget(entry)
 
     def set_listening(self, now: bool) -> None:
         self.remembered.clear()
         self.concerned.clear()
+        self.heard_at.clear()
         self.generation += 1
+        self.reads_from = self.generation
         self.listening = now
 
     def _forget(self, entry: _Entry) -> None:

@@ -6,9 +6,10 @@ Create Date: 2026-12-06 21:30:00
 
 PostgreSQL only (SQLite has no NOTIFY, and its one process needs none). API processes
 remember what tasks/status showed of a task while they hear these (queue/known_statuses.py):
-a change of the task's row names the task and its dedupe key (the tasks sharing that key
-show whether one of them is active), a change of one of its feedback deliveries names the
-task. A notification is sent at commit, and only if the transaction commits.
+a change of the task's row names the task, and its dedupe key when the task becomes or
+stops being active (the tasks sharing that key show which of them is active); a change of
+one of its feedback deliveries names the task. A notification is sent at commit, and only
+if the transaction commits; the same payload twice in a transaction is sent once.
 """
 
 from __future__ import annotations
@@ -26,19 +27,32 @@ CHANNEL = "tally_task_changes"
 def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
+    # The key is named only when the set of active tasks holding it changes (a task queued,
+    # or ended): that is all the other tasks of the key show of it.
     op.execute(f"""
         CREATE FUNCTION tally_task_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+        DECLARE
+            was_active boolean := false;
+            is_active boolean := false;
+            old_key text;
+            new_key text;
         BEGIN
             IF TG_OP <> 'INSERT' THEN
+                was_active := OLD.status IN ('queued', 'processing');
+                old_key := OLD.dedupe_key;
                 PERFORM pg_notify('{CHANNEL}', OLD.id);
-                IF OLD.dedupe_key IS NOT NULL THEN
-                    PERFORM pg_notify('{CHANNEL}', 'key:' || OLD.dedupe_key);
-                END IF;
             END IF;
             IF TG_OP <> 'DELETE' THEN
+                is_active := NEW.status IN ('queued', 'processing');
+                new_key := NEW.dedupe_key;
                 PERFORM pg_notify('{CHANNEL}', NEW.id);
-                IF NEW.dedupe_key IS NOT NULL THEN
-                    PERFORM pg_notify('{CHANNEL}', 'key:' || NEW.dedupe_key);
+            END IF;
+            IF was_active IS DISTINCT FROM is_active OR old_key IS DISTINCT FROM new_key THEN
+                IF old_key IS NOT NULL AND was_active THEN
+                    PERFORM pg_notify('{CHANNEL}', 'key:' || old_key);
+                END IF;
+                IF new_key IS NOT NULL AND is_active THEN
+                    PERFORM pg_notify('{CHANNEL}', 'key:' || new_key);
                 END IF;
             END IF;
             RETURN NULL;
