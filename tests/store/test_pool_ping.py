@@ -23,8 +23,14 @@ async def _backend_pid(pooled: AsyncEngine) -> int:
 
 
 async def _terminate(killer: AsyncEngine, pid: int) -> None:
+    """End the backend ``pid`` and wait until it is gone (the call only signals it)."""
     async with read_statements(killer) as conn:
         assert await conn.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        for _ in range(500):
+            if not await conn.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}):
+                return
+            await asyncio.sleep(0.01)
+    raise AssertionError(f"backend {pid} still there")
 
 
 @pytest.fixture

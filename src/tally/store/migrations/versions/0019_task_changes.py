@@ -6,10 +6,11 @@ Create Date: 2026-12-06 21:30:00
 
 PostgreSQL only (SQLite has no NOTIFY, and its one process needs none). API processes
 remember what tasks/status showed of a task while they hear these (queue/known_statuses.py):
-a change of the task's row names the task, and its dedupe key when the task becomes or
-stops being active (the tasks sharing that key show which of them is active); a change of
-one of its feedback deliveries names the task. A notification is sent at commit, and only
-if the transaction commits; the same payload twice in a transaction is sent once.
+a change of what tasks/status shows of a task's row (not a lease renewed) names the task,
+and its dedupe key when the task becomes or stops being active (the tasks sharing that key
+show which of them is active); a change of one of its feedback deliveries names the task.
+A notification is sent at commit, and only if the transaction commits; the same payload
+twice in a transaction is sent once.
 """
 
 from __future__ import annotations
@@ -37,6 +38,12 @@ def upgrade() -> None:
             old_key text;
             new_key text;
         BEGIN
+            IF TG_OP = 'UPDATE' AND ROW(NEW.status, NEW.progress, NEW.error_text, NEW.started_at,
+                    NEW.finished_at, NEW.dedupe_key, NEW.result::text, NEW.params::text)
+                    IS NOT DISTINCT FROM ROW(OLD.status, OLD.progress, OLD.error_text, OLD.started_at,
+                    OLD.finished_at, OLD.dedupe_key, OLD.result::text, OLD.params::text) THEN
+                RETURN NULL;  -- a lease renewed, nothing tasks/status shows
+            END IF;
             IF TG_OP <> 'INSERT' THEN
                 was_active := OLD.status IN ('queued', 'processing');
                 old_key := OLD.dedupe_key;
