@@ -5,6 +5,7 @@ every older connection goes with it."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import text
@@ -34,38 +35,34 @@ async def _terminate(killer: AsyncEngine, pid: int) -> None:
 
 
 @pytest.fixture
-def pooled(backend: str, database_url: str) -> AsyncEngine:
+async def engines(backend: str, database_url: str) -> AsyncIterator[tuple[AsyncEngine, AsyncEngine]]:
+    """The pool under test, and another engine to end its backends with."""
     if backend != "postgres":
         pytest.skip("the server dropping a connection is a PostgreSQL test")
-    return create_engine(database_url)
+    pooled, killer = create_engine(database_url), create_engine(database_url)
+    yield pooled, killer
+    await asyncio.gather(pooled.dispose(), killer.dispose())
 
 
 async def test_an_idle_connection_the_server_dropped_is_replaced_before_use(
-    pooled: AsyncEngine, database_url: str, monkeypatch: pytest.MonkeyPatch
+    engines: tuple[AsyncEngine, AsyncEngine], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(engine_module, "PING_AFTER_IDLE_SECONDS", 0.2)
-    killer = create_engine(database_url)
-    try:
-        dropped = await _backend_pid(pooled)
-        await _terminate(killer, dropped)
-        await asyncio.sleep(0.3)
-        assert await _backend_pid(pooled) != dropped  # no error: the ping found it dead
-    finally:
-        await asyncio.gather(pooled.dispose(), killer.dispose())
+    pooled, killer = engines
+    dropped = await _backend_pid(pooled)
+    await _terminate(killer, dropped)
+    await asyncio.sleep(0.3)  # idle past the window
+    assert await _backend_pid(pooled) != dropped  # no error: the ping found it dead
 
 
 async def test_a_connection_used_a_moment_ago_is_not_pinged_and_fails_once(
-    pooled: AsyncEngine, database_url: str, monkeypatch: pytest.MonkeyPatch
+    engines: tuple[AsyncEngine, AsyncEngine], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(engine_module, "PING_AFTER_IDLE_SECONDS", 60)
-    killer = create_engine(database_url)
-    try:
-        dropped = await _backend_pid(pooled)
-        await _terminate(killer, dropped)
-        await asyncio.sleep(0.1)
-        with pytest.raises(DBAPIError) as raised:
-            await _backend_pid(pooled)
-        assert is_database_unreachable(raised.value), "the API answers it 503, retry"
-        assert await _backend_pid(pooled) != dropped
-    finally:
-        await asyncio.gather(pooled.dispose(), killer.dispose())
+    pooled, killer = engines
+    dropped = await _backend_pid(pooled)
+    await _terminate(killer, dropped)
+    with pytest.raises(DBAPIError) as raised:
+        await _backend_pid(pooled)
+    assert is_database_unreachable(raised.value), "the API answers it 503, retry"
+    assert await _backend_pid(pooled) != dropped
