@@ -12,8 +12,8 @@ section that read anything else would need its own notification.
 As with tokens (accounts/known_tokens.py): nothing is remembered while the listening
 connection is down, every status is forgotten when it starts or stops listening, a read
 that a notification of its task or its key overtook is not remembered (``heard_at``),
-and no status is kept longer than ``REMEMBER_SECONDS`` in any case. SQLite has no NOTIFY, and another process
-(a worker, the CLI) changes tasks there too: there every poll reads.
+and no status is kept longer than ``REMEMBER_SECONDS`` in any case. SQLite has no NOTIFY,
+and another process (a worker, the CLI) changes tasks there too: there every poll reads.
 """
 
 from __future__ import annotations

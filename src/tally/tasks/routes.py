@@ -19,7 +19,7 @@ from tally.wire.params import Params
 
 POLLS = Counter(
     "tally_task_status_polls",
-    "tasks/status answers for a task of the account: remembered (queue/known_statuses.py) or read",
+    "tasks/status polls of a well-formed task id: answered from memory (queue/known_statuses.py) or read",
     ["answer"],
 )
 
